@@ -1,0 +1,290 @@
+/**
+ * The one place that reads configuration. Every variable of ../shared/contract.md is parsed here with zod,
+ * every problem is reported at once (one line each: variable, what is wrong, an example), and the result is a
+ * frozen object that the rest of the app receives as an argument. No other module reads process.env.
+ */
+import { z } from 'zod';
+
+/** API families the proxy can reach; each is an allowlisted base path below CREATIO_URL. */
+export const ApiFamilies = ['odata4', 'odata3', 'dataservice', 'rest'] as const;
+export type ApiFamily = (typeof ApiFamilies)[number];
+
+export type SessionStoreConfig =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'redis'; url: string }
+  | { kind: 'memory' };
+
+export interface Config {
+  /** true when IDENTITY_SERVICE_URL was unset and the built-in sandbox supplies the Identity Service and Creatio. */
+  readonly sandbox: boolean;
+  readonly production: boolean;
+  /** As configured (trailing slash kept: the diagnostics compare it with the discovered issuer). */
+  readonly identityServiceUrl: string;
+  /** OAUTH_ISSUER when the provider's issuer is not its URL (Creatio samples show "creatio.com"). */
+  readonly expectedIssuer: string | undefined;
+  /** http: Identity Service allowed (loopback, or the sandbox); decided here, shown on /diagnostics. */
+  readonly allowInsecureRequests: boolean;
+  /** Without a trailing slash. */
+  readonly creatioUrl: string;
+  /** Starts with "/", no trailing slash, e.g. "/0/odata". */
+  readonly odataPath: string;
+  readonly proxyAllow: readonly ApiFamily[];
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly scopes: readonly string[];
+  /** Without a trailing slash. */
+  readonly appUrl: string;
+  readonly redirectUri: string;
+  readonly postLogoutRedirectUri: string;
+  readonly port: number;
+  readonly host: string;
+  /** First signs and encrypts; the others are still accepted (rotation). */
+  readonly sessionSecrets: readonly string[];
+  readonly sessionStore: SessionStoreConfig;
+  readonly sessionIdleMinutes: number;
+  readonly sessionMaxHours: number;
+  readonly cookie: { readonly name: string; readonly secure: boolean };
+  readonly trustProxy: boolean | number | string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Timeout for calls to the Identity Service (discovery, token, revocation). */
+  readonly httpTimeoutMs: number;
+  /** Problems that do not stop the start (printed once by index.ts). */
+  readonly warnings: readonly string[];
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** Thrown by loadConfig with every problem found; index.ts prints `issues` one per line and exits 1. */
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly string[]) {
+    super(`Invalid configuration:\n${issues.join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DEFAULT_SCOPES = 'openid profile email offline_access';
+const MIN_SECRET_LENGTH = 32;
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || hostname.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/** Empty strings in .env files mean "not set". */
+const optional = (schema: z.ZodType<string>) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
+
+function httpUrl(example: string) {
+  return z.string().refine(
+    (value) => {
+      try {
+        const url = new URL(value);
+        return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password;
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be an absolute http(s) URL without credentials, e.g. ${example}` },
+  );
+}
+
+function integer(min: number, max: number, example: string) {
+  return z
+    .string()
+    .regex(/^\d+$/, { message: `must be a whole number from ${min} to ${max}, e.g. ${example}` })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { message: `must be a whole number from ${min} to ${max}, e.g. ${example}` });
+}
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const envSchema = z.object({
+  NODE_ENV: optional(z.string()),
+  IDENTITY_SERVICE_URL: optional(httpUrl('https://123456-crm-bundle-is.creatio.com')),
+  CREATIO_URL: optional(httpUrl('https://123456-crm-bundle.creatio.com')),
+  CREATIO_ODATA_PATH: optional(
+    z.string().regex(/^\/[A-Za-z0-9._~\-/]*[A-Za-z0-9._~-]$/, {
+      message: 'must be a path starting with "/" and without a trailing slash, e.g. /0/odata (or /odata on .NET 8)',
+    }),
+  ),
+  OAUTH_ISSUER: optional(z.string().min(1)),
+  OAUTH_CLIENT_ID: optional(z.string().min(1)),
+  OAUTH_CLIENT_SECRET: optional(z.string().min(1)),
+  OAUTH_SCOPES: optional(
+    z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/, {
+      message: 'must be scope names separated by single spaces, e.g. "openid profile offline_access"',
+    }),
+  ),
+  APP_URL: optional(httpUrl('https://bff.example.com')),
+  OAUTH_REDIRECT_URI: optional(httpUrl('https://bff.example.com/auth/callback')),
+  PORT: optional(integer(1, 65535, '3000')),
+  HOST: optional(z.string().min(1)),
+  SESSION_SECRET: optional(z.string()),
+  SESSION_STORE: optional(
+    z.string().regex(/^(sqlite:.+|rediss?:\/\/.+|memory)$/, {
+      message: 'must be sqlite:<path>, redis://host:port or memory, e.g. sqlite:./data/sessions.db',
+    }),
+  ),
+  SESSION_IDLE_MINUTES: optional(integer(1, 24 * 60, '30')),
+  SESSION_MAX_HOURS: optional(integer(1, 24 * 30, '8')),
+  TRUST_PROXY: optional(z.string()),
+  LOG_LEVEL: optional(
+    z.enum(logLevels, { message: `must be one of ${logLevels.join(', ')}, e.g. info` }) as z.ZodType<string>,
+  ),
+  PROXY_ALLOW: optional(
+    z.string().regex(new RegExp(`^(${ApiFamilies.join('|')})(,(${ApiFamilies.join('|')}))*$`), {
+      message: `must be a comma-separated list of ${ApiFamilies.join(', ')}, e.g. odata4,dataservice`,
+    }),
+  ),
+  HTTP_TIMEOUT_MS: optional(integer(500, 120_000, '10000')),
+});
+
+function withoutTrailingSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+function parseTrustProxy(raw: string | undefined): boolean | number | string {
+  if (raw === undefined || raw === 'false' || raw === 'off' || raw === '0') return false;
+  if (raw === 'true' || raw === 'on') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  return raw; // express understands "loopback", "10.0.0.0/8, 127.0.0.1" and so on
+}
+
+function parseSessionStore(raw: string): SessionStoreConfig {
+  if (raw === 'memory') return { kind: 'memory' };
+  if (raw.startsWith('sqlite:')) return { kind: 'sqlite', path: raw.slice('sqlite:'.length) };
+  return { kind: 'redis', url: raw };
+}
+
+/**
+ * Parses the environment into a Config. Throws ConfigError listing every problem.
+ * In sandbox mode the caller passes the sandbox's URLs and client in `env` (see sandbox/index.ts).
+ */
+export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Config {
+  const parsed = envSchema.safeParse(env);
+  const issues: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      issues.push(`${String(issue.path[0])}: ${issue.message}`);
+    }
+    throw new ConfigError(issues);
+  }
+  const e = parsed.data;
+  const warnings: string[] = [];
+  const sandbox = options.sandbox ?? false;
+  const production = e.NODE_ENV === 'production';
+
+  const required = (name: keyof typeof e, example: string): string => {
+    const value = e[name];
+    if (typeof value === 'string') return value;
+    issues.push(`${name}: is required when IDENTITY_SERVICE_URL is set, e.g. ${name}=${example}`);
+    return '';
+  };
+
+  const identityServiceUrl = required('IDENTITY_SERVICE_URL', 'https://123456-crm-bundle-is.creatio.com');
+  const creatioUrl = withoutTrailingSlash(required('CREATIO_URL', 'https://123456-crm-bundle.creatio.com'));
+  const clientId = required('OAUTH_CLIENT_ID', '<Client Id from the integrated application>');
+  const clientSecret = required('OAUTH_CLIENT_SECRET', '<Client secret from the integrated application>');
+
+  let allowInsecureRequests = sandbox;
+  if (identityServiceUrl) {
+    const { protocol, hostname } = new URL(identityServiceUrl);
+    if (protocol === 'http:') {
+      if (isLoopbackHost(hostname)) {
+        allowInsecureRequests = true;
+      } else if (production) {
+        issues.push(
+          `IDENTITY_SERVICE_URL: must use https outside localhost when NODE_ENV=production (got ${protocol}//${hostname}), e.g. https://${hostname}`,
+        );
+      } else {
+        allowInsecureRequests = true;
+        warnings.push(
+          `IDENTITY_SERVICE_URL: plain http to ${hostname} sends the client secret and tokens unencrypted; use https outside development`,
+        );
+      }
+    }
+  }
+
+  const port = e.PORT ?? 3000;
+  const appUrl = withoutTrailingSlash(e.APP_URL ?? `http://localhost:${port}`);
+  const appIsHttps = new URL(appUrl).protocol === 'https:';
+  if (production && !appIsHttps && !isLoopbackHost(new URL(appUrl).hostname)) {
+    issues.push(
+      'APP_URL: must be https when NODE_ENV=production (session cookies need Secure), e.g. https://bff.example.com',
+    );
+  }
+
+  const sessionSecrets = (e.SESSION_SECRET ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (sessionSecrets.length === 0) {
+    issues.push(
+      `SESSION_SECRET: is required outside the sandbox; set at least ${MIN_SECRET_LENGTH} random characters, e.g. SESSION_SECRET=$(openssl rand -base64 48)`,
+    );
+  }
+  sessionSecrets.forEach((secret, i) => {
+    if (secret.length < MIN_SECRET_LENGTH) {
+      issues.push(
+        `SESSION_SECRET: secret #${i + 1} is ${secret.length} characters; use at least ${MIN_SECRET_LENGTH}, e.g. SESSION_SECRET=$(openssl rand -base64 48)`,
+      );
+    }
+  });
+
+  const idle = e.SESSION_IDLE_MINUTES ?? 30;
+  const maxHours = e.SESSION_MAX_HOURS ?? 8;
+  if (idle > maxHours * 60) {
+    issues.push(
+      `SESSION_IDLE_MINUTES: ${idle} is longer than SESSION_MAX_HOURS (${maxHours} h); the absolute lifetime always wins, e.g. SESSION_IDLE_MINUTES=30`,
+    );
+  }
+
+  const scopes = (e.OAUTH_SCOPES ?? DEFAULT_SCOPES).split(' ');
+  if (!scopes.includes('openid')) {
+    issues.push('OAUTH_SCOPES: must include "openid" (the app signs users in with OpenID Connect), e.g. openid profile offline_access');
+  }
+  if (!scopes.includes('offline_access')) {
+    warnings.push('OAUTH_SCOPES: without "offline_access" there is no refresh token; users sign in again when the access token expires');
+  }
+
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const redirectUri = e.OAUTH_REDIRECT_URI ?? `${appUrl}/auth/callback`;
+  return Object.freeze({
+    sandbox,
+    production,
+    identityServiceUrl,
+    expectedIssuer: e.OAUTH_ISSUER,
+    allowInsecureRequests,
+    creatioUrl,
+    odataPath: e.CREATIO_ODATA_PATH ?? '/0/odata',
+    proxyAllow: Object.freeze(
+      e.PROXY_ALLOW ? [...new Set(e.PROXY_ALLOW.split(',') as ApiFamily[])] : (['odata4'] as ApiFamily[]),
+    ),
+    clientId,
+    clientSecret,
+    scopes: Object.freeze(scopes),
+    appUrl,
+    redirectUri,
+    postLogoutRedirectUri: `${appUrl}/`,
+    port,
+    host: e.HOST ?? '127.0.0.1',
+    sessionSecrets: Object.freeze(sessionSecrets),
+    sessionStore: parseSessionStore(e.SESSION_STORE ?? 'sqlite:./data/sessions.db'),
+    sessionIdleMinutes: idle,
+    sessionMaxHours: maxHours,
+    // __Host- needs Secure, path=/ and no Domain: the strongest cookie a browser offers, so take it whenever https.
+    cookie: Object.freeze({ name: appIsHttps ? '__Host-bff' : 'bff.sid', secure: appIsHttps }),
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    logLevel: (e.LOG_LEVEL ?? 'info') as Config['logLevel'],
+    httpTimeoutMs: e.HTTP_TIMEOUT_MS ?? 10_000,
+    warnings: Object.freeze(warnings),
+  });
+}
+
+/** For /diagnostics and the doctor: first/last two characters at most, never the whole value. */
+export function maskSecret(value: string | undefined): string {
+  if (!value) return '(not set)';
+  if (value.length <= 8) return '••••';
+  return `${value.slice(0, 2)}••••${value.slice(-2)}`;
+}
