@@ -90,7 +90,9 @@ export class ClientRegistry {
   deleteRedirectUrl(redirectUrlId: string): RegisteredClient | undefined {
     for (const client of this.#clients.values()) {
       const before = client.redirectUrls.length;
-      client.redirectUrls = client.redirectUrls.filter((r) => r.id.toUpperCase() !== redirectUrlId.toUpperCase());
+      client.redirectUrls = client.redirectUrls.filter(
+        (r) => r.id.toUpperCase() !== redirectUrlId.toUpperCase(),
+      );
       if (client.redirectUrls.length !== before) {
         this.version++;
         return client;

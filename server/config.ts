@@ -67,11 +67,13 @@ const MIN_SECRET_LENGTH = 32;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname) || hostname.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+  return (
+    LOOPBACK_HOSTS.has(hostname) || hostname.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(hostname)
+  );
 }
 
 /** Empty strings in .env files mean "not set". */
-const optional = (schema: z.ZodType<string>) =>
+const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
 
 function httpUrl(example: string) {
@@ -93,7 +95,9 @@ function integer(min: number, max: number, example: string) {
     .string()
     .regex(/^\d+$/, { message: `must be a whole number from ${min} to ${max}, e.g. ${example}` })
     .transform(Number)
-    .refine((n) => n >= min && n <= max, { message: `must be a whole number from ${min} to ${max}, e.g. ${example}` });
+    .refine((n) => n >= min && n <= max, {
+      message: `must be a whole number from ${min} to ${max}, e.g. ${example}`,
+    });
 }
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -104,7 +108,8 @@ const envSchema = z.object({
   CREATIO_URL: optional(httpUrl('https://123456-crm-bundle.creatio.com')),
   CREATIO_ODATA_PATH: optional(
     z.string().regex(/^\/[A-Za-z0-9._~\-/]*[A-Za-z0-9._~-]$/, {
-      message: 'must be a path starting with "/" and without a trailing slash, e.g. /0/odata (or /odata on .NET 8)',
+      message:
+        'must be a path starting with "/" and without a trailing slash, e.g. /0/odata (or /odata on .NET 8)',
     }),
   ),
   OAUTH_ISSUER: optional(z.string().min(1)),
@@ -128,9 +133,7 @@ const envSchema = z.object({
   SESSION_IDLE_MINUTES: optional(integer(1, 24 * 60, '30')),
   SESSION_MAX_HOURS: optional(integer(1, 24 * 30, '8')),
   TRUST_PROXY: optional(z.string()),
-  LOG_LEVEL: optional(
-    z.enum(logLevels, { message: `must be one of ${logLevels.join(', ')}, e.g. info` }) as z.ZodType<string>,
-  ),
+  LOG_LEVEL: optional(z.enum(logLevels, { message: `must be one of ${logLevels.join(', ')}, e.g. info` })),
   PROXY_ALLOW: optional(
     z.string().regex(new RegExp(`^(${ApiFamilies.join('|')})(,(${ApiFamilies.join('|')}))*$`), {
       message: `must be a comma-separated list of ${ApiFamilies.join(', ')}, e.g. odata4,dataservice`,
@@ -241,10 +244,14 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
 
   const scopes = (e.OAUTH_SCOPES ?? DEFAULT_SCOPES).split(' ');
   if (!scopes.includes('openid')) {
-    issues.push('OAUTH_SCOPES: must include "openid" (the app signs users in with OpenID Connect), e.g. openid profile offline_access');
+    issues.push(
+      'OAUTH_SCOPES: must include "openid" (the app signs users in with OpenID Connect), e.g. openid profile offline_access',
+    );
   }
   if (!scopes.includes('offline_access')) {
-    warnings.push('OAUTH_SCOPES: without "offline_access" there is no refresh token; users sign in again when the access token expires');
+    warnings.push(
+      'OAUTH_SCOPES: without "offline_access" there is no refresh token; users sign in again when the access token expires',
+    );
   }
 
   if (issues.length > 0) throw new ConfigError(issues);
@@ -276,7 +283,7 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     // __Host- needs Secure, path=/ and no Domain: the strongest cookie a browser offers, so take it whenever https.
     cookie: Object.freeze({ name: appIsHttps ? '__Host-bff' : 'bff.sid', secure: appIsHttps }),
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
-    logLevel: (e.LOG_LEVEL ?? 'info') as Config['logLevel'],
+    logLevel: e.LOG_LEVEL ?? 'info',
     httpTimeoutMs: e.HTTP_TIMEOUT_MS ?? 10_000,
     warnings: Object.freeze(warnings),
   });

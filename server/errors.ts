@@ -91,7 +91,11 @@ export class BffError extends Error {
 
 /** JSON for API callers (`/api/*`, `/auth/session`, fetch requests); a page for people elsewhere. */
 export function wantsJson(req: Request): boolean {
-  if (req.path.startsWith('/api/') || req.path === '/auth/session' || req.path.startsWith('/auth/backchannel')) {
+  if (
+    req.path.startsWith('/api/') ||
+    req.path === '/auth/session' ||
+    req.path.startsWith('/auth/backchannel')
+  ) {
     return true;
   }
   if (req.get('x-csrf')) return true;
@@ -102,7 +106,9 @@ export function wantsJson(req: Request): boolean {
 /** Body-parser and other http-errors carry a status; keep 4xx ones, hide the rest. */
 function toBffError(err: unknown): BffError {
   if (err instanceof BffError) return err;
-  const status = (err as { status?: unknown; statusCode?: unknown })?.status ?? (err as { statusCode?: unknown })?.statusCode;
+  const status =
+    (err as { status?: unknown; statusCode?: unknown })?.status ??
+    (err as { statusCode?: unknown })?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const code = status === 404 ? ErrorCode.NotFound : ErrorCode.BadRequest;
     return new BffError(code, { status, cause: err, logDetail: (err as Error).message });
@@ -127,6 +133,9 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
       res.json({ error: error.code, message: error.message });
       return;
     }
-    res.render('error', { title: 'Something went wrong', error: { code: error.code, message: error.message, hint: error.hint, status: error.status } });
+    res.render('error', {
+      title: 'Something went wrong',
+      error: { code: error.code, message: error.message, hint: error.hint, status: error.status },
+    });
   };
 }

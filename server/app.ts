@@ -1,0 +1,80 @@
+/**
+ * createApp(config) → the Express app, with everything it holds open behind close(). Used by server/index.ts and by
+ * every integration and browser test, so the tests run exactly what production runs.
+ *
+ * Order matters: security headers and health first; the session only where it is needed; body parsers per route,
+ * never before the streaming proxy; the error handler last.
+ */
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import express, { type Express } from 'express';
+import { createOidcClient, type OidcClient } from './auth/client.ts';
+import type { Config } from './config.ts';
+import { createHealthRouter } from './diagnostics/health.ts';
+import { BffError, createErrorHandler, ErrorCode } from './errors.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createSecurityHeaders } from './security/headers.ts';
+import type { KeyValueBackend } from './session/backend.ts';
+import { createSessionMiddleware } from './session/middleware.ts';
+import { openSessionStorage, type SessionStorage } from './session/storage.ts';
+
+export interface AppDeps {
+  logger?: Logger;
+  /** A backend shared by several app instances in one test (stands in for Redis). */
+  backend?: KeyValueBackend;
+}
+
+export interface BffApp {
+  readonly app: Express;
+  readonly storage: SessionStorage;
+  readonly oidc: OidcClient;
+  readonly logger: Logger;
+  close(): Promise<void>;
+}
+
+const viewsDir = fileURLToPath(new URL('../views', import.meta.url));
+const publicDir = fileURLToPath(new URL('../public', import.meta.url));
+
+export async function createApp(config: Config, deps: AppDeps = {}): Promise<BffApp> {
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const storage = await openSessionStorage(config, deps.backend);
+  const oidc = createOidcClient(config);
+  // Fetch discovery in the background now, so the first sign-in does not wait; a failure is retried lazily.
+  oidc
+    .getConfiguration()
+    .catch((err: BffError) =>
+      logger.warn({ detail: err.logDetail }, 'Identity Service discovery failed; will retry'),
+    );
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.set('view engine', 'ejs');
+  app.set('views', viewsDir);
+  app.locals.appName = 'Creatio OAuth BFF';
+  app.locals.sandbox = config.sandbox;
+
+  app.use((req, _res, next) => {
+    req.id = randomUUID();
+    next();
+  });
+  app.use(createSecurityHeaders(config));
+  app.use('/static', express.static(publicDir, { index: false, maxAge: config.production ? '1h' : 0 }));
+  app.use(createHealthRouter({ storage, oidc }));
+
+  const session = createSessionMiddleware(config, storage);
+  app.use(session);
+
+  app.use((req, _res, next) =>
+    next(new BffError(ErrorCode.NotFound, { logDetail: `${req.method} ${req.path}` })),
+  );
+  app.use(createErrorHandler(logger));
+
+  return {
+    app,
+    storage,
+    oidc,
+    logger,
+    close: () => storage.close(),
+  };
+}

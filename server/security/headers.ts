@@ -1,0 +1,35 @@
+/**
+ * helmet with a CSP for pages that load only our own scripts and styles (no inline script anywhere). form-action
+ * must name the Identity Service: the sign-out form posts to us and we redirect it to the end-session endpoint, and
+ * browsers apply form-action to that redirect too.
+ */
+import type { RequestHandler } from 'express';
+import helmet from 'helmet';
+import type { Config } from '../config.ts';
+
+export function createSecurityHeaders(config: Config): RequestHandler {
+  const identityServiceOrigin = new URL(config.identityServiceUrl).origin;
+  const https = new URL(config.appUrl).protocol === 'https:';
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        formAction: ["'self'", identityServiceOrigin],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        objectSrc: ["'none'"],
+        // On plain http (the sandbox, localhost) upgrading would break every request.
+        upgradeInsecureRequests: https ? [] : null,
+      },
+    },
+    strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginEmbedderPolicy: false,
+  });
+}

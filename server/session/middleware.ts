@@ -1,0 +1,29 @@
+/**
+ * express-session configured for a BFF: an HttpOnly cookie of our own name, SameSite=Lax (the callback is a
+ * top-level cross-site navigation, so Strict would drop the cookie there), Secure and `__Host-` on https, a sliding
+ * idle timeout, and nothing saved for visitors who have not signed in.
+ */
+import type { RequestHandler } from 'express';
+import session from 'express-session';
+import type { Config } from '../config.ts';
+import type { SessionStorage } from './storage.ts';
+
+export function createSessionMiddleware(config: Config, storage: SessionStorage): RequestHandler {
+  return session({
+    name: config.cookie.name,
+    secret: [...config.sessionSecrets],
+    store: storage.sessions,
+    resave: false,
+    saveUninitialized: false,
+    rolling: true,
+    proxy: config.trustProxy !== false,
+    unset: 'destroy',
+    cookie: {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: config.cookie.secure,
+      path: '/',
+      maxAge: storage.lifetime.idleMs,
+    },
+  });
+}
