@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { createOidcClient, type OidcClient } from './auth/client.ts';
+import { createAuthRouter } from './auth/routes.ts';
 import type { Config } from './config.ts';
 import { createHealthRouter } from './diagnostics/health.ts';
 import { BffError, createErrorHandler, ErrorCode } from './errors.ts';
@@ -17,6 +18,7 @@ import { createSecurityHeaders } from './security/headers.ts';
 import type { KeyValueBackend } from './session/backend.ts';
 import { createSessionMiddleware } from './session/middleware.ts';
 import { openSessionStorage, type SessionStorage } from './session/storage.ts';
+import { createUiRouter } from './ui/routes.ts';
 
 export interface AppDeps {
   logger?: Logger;
@@ -64,6 +66,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Bff
 
   const session = createSessionMiddleware(config, storage);
   app.use(session);
+
+  // Routes. Body parsers are per route, never global: the OData proxy streams request bodies.
+  // (mount points: /auth sign-in, /api proxy, diagnostics, pages)
+  app.use('/auth', createAuthRouter({ config, storage, oidc, logger }));
+  app.use(createUiRouter({ config }));
 
   app.use((req, _res, next) =>
     next(new BffError(ErrorCode.NotFound, { logDetail: `${req.method} ${req.path}` })),

@@ -51,7 +51,7 @@ export class SealedSessionStore extends session.Store {
   }
 
   /** Remaining time: the idle timeout, cut short by the absolute lifetime. */
-  ttlMs(data: session.SessionData): number {
+  ttlMs(data: Partial<session.SessionData>): number {
     const idle = this.#lifetime.idleMs;
     if (!data.signedInAt) return idle;
     return Math.min(idle, data.signedInAt + this.#lifetime.maxMs - this.#now());

@@ -42,3 +42,34 @@ export class TokenStore {
     await this.#backend.delete(storageKey('tokens', sessionId));
   }
 }
+
+/** The fields of a token-endpoint response that the BFF keeps (openid-client's response, structurally). */
+export interface TokenEndpointResult {
+  access_token: string;
+  refresh_token?: string;
+  id_token?: string;
+  scope?: string;
+  expiresIn(): number | undefined;
+}
+
+/** Access tokens without `expires_in` are assumed to live Creatio's default hour. */
+const DEFAULT_LIFETIME_SECONDS = 3600;
+
+/**
+ * Builds the stored set from a token response. A refresh response may omit the refresh token (no rotation) or the
+ * ID token; then the previous ones are kept.
+ */
+export function toTokenSet(
+  response: TokenEndpointResult,
+  previous?: TokenSet,
+  now: number = Date.now(),
+): TokenSet {
+  return {
+    accessToken: response.access_token,
+    refreshToken: response.refresh_token ?? previous?.refreshToken,
+    idToken: response.id_token ?? previous?.idToken,
+    expiresAt: now + (response.expiresIn() ?? DEFAULT_LIFETIME_SECONDS) * 1000,
+    receivedAt: now,
+    scope: response.scope ?? previous?.scope,
+  };
+}

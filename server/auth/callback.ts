@@ -1,0 +1,180 @@
+/**
+ * GET /auth/callback — finishes the authorization-code flow.
+ * take the transaction (once) → authorizationCodeGrant (state, PKCE, nonce, iss, ID token checks) → a new session
+ * id (no fixation) → tokens stored server-side → 302 to the validated returnTo. Every failure ends on a page that
+ * says what happened and what to check, and creates no session.
+ */
+import type { Request, RequestHandler } from 'express';
+import * as oidc from 'openid-client';
+import { BffError, ErrorCode } from '../errors.ts';
+import type { SessionUser } from '../session/store.ts';
+import { toTokenSet } from '../session/token-store.ts';
+import type { AuthDeps } from './deps.ts';
+
+/** What an `error=` in the callback means for the person, and what to check. */
+function authorizationError(error: string, description: string | undefined, deps: AuthDeps): BffError {
+  const logDetail = `authorization response error=${error}${description ? ` (${description})` : ''}`;
+  switch (error) {
+    case 'access_denied':
+      return new BffError(ErrorCode.AccessDenied, {
+        message: 'Sign-in was cancelled or access was denied at the Identity Service.',
+        hint: 'Sign in again. If access keeps being denied, ask your Creatio administrator whether your user may use this application.',
+        logDetail,
+      });
+    case 'invalid_client':
+    case 'unauthorized_client':
+      return new BffError(ErrorCode.IdentityServiceError, {
+        status: 401,
+        message: 'The Identity Service does not accept this application as a client.',
+        hint: `Check OAUTH_CLIENT_ID (${deps.config.clientId}) against the integrated application in Creatio, that the application is Active, and that it allows the authorization code grant.`,
+        logDetail,
+      });
+    case 'invalid_request':
+    case 'invalid_redirect_uri':
+      return new BffError(ErrorCode.InvalidCallback, {
+        message: 'The Identity Service rejected the sign-in request.',
+        hint: `Check that the redirect URL ${deps.config.redirectUri} is listed exactly (scheme, host, port, path, trailing slash) in the integrated application's "Authorized redirect URIs". /diagnostics checks it.`,
+        logDetail,
+      });
+    case 'invalid_scope':
+      return new BffError(ErrorCode.InvalidCallback, {
+        message: 'The Identity Service does not allow the requested scopes.',
+        hint: `Check OAUTH_SCOPES (${deps.config.scopes.join(' ')}) against the scopes the Identity Service supports (see /diagnostics).`,
+        logDetail,
+      });
+    default:
+      return new BffError(ErrorCode.InvalidCallback, {
+        message: `The Identity Service answered the sign-in with "${error}".`,
+        hint: 'Start the sign-in again. If it keeps failing, /diagnostics checks the configuration.',
+        logDetail,
+      });
+  }
+}
+
+/** Failures of the code exchange and of the ID-token checks, classified by type and OAuth error code. */
+function exchangeError(cause: unknown, deps: AuthDeps): BffError {
+  if (cause instanceof BffError) return cause;
+  if (cause instanceof oidc.ResponseBodyError) {
+    const logDetail = `token endpoint answered ${cause.status} ${cause.error}${cause.error_description ? ` (${cause.error_description})` : ''}`;
+    if (cause.error === 'invalid_client') {
+      return new BffError(ErrorCode.IdentityServiceError, {
+        status: 401,
+        cause,
+        message: 'The Identity Service rejected this application’s client credentials.',
+        hint: 'Check OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET against the integrated application in Creatio, and that it is Active.',
+        logDetail,
+      });
+    }
+    return new BffError(ErrorCode.InvalidCallback, {
+      cause,
+      message:
+        'The sign-in code could not be exchanged: it was already used, has expired, or was issued for another redirect URL.',
+      hint: 'Start the sign-in again.',
+      logDetail,
+    });
+  }
+  if (
+    cause instanceof TypeError ||
+    (cause as Error)?.name === 'TimeoutError' ||
+    (cause as Error)?.name === 'AbortError'
+  ) {
+    return new BffError(ErrorCode.IdentityServiceUnavailable, {
+      cause,
+      hint: 'The Identity Service did not answer the code exchange. Try again; if it persists, /readyz and /diagnostics say more.',
+      logDetail: `code exchange failed: ${(cause as Error).message}`,
+    });
+  }
+  // openid-client's own checks: iss, nonce, ID-token signature, audience, expiry.
+  return new BffError(ErrorCode.InvalidCallback, {
+    cause,
+    message: 'The sign-in response failed a security check and was not accepted.',
+    hint: 'Start the sign-in again. If it keeps failing, check the clock of this server and OAUTH_ISSUER (see /diagnostics).',
+    logDetail: `callback validation failed: ${(cause as Error)?.message}`,
+  });
+}
+
+function callbackUrl(req: Request, redirectUri: string): URL {
+  // The redirect URI comes from configuration, the query from the request: a proxy or path rewrite in front of the
+  // app cannot change what is sent back to the token endpoint as redirect_uri.
+  const url = new URL(redirectUri);
+  const query = req.originalUrl.indexOf('?');
+  url.search = query >= 0 ? req.originalUrl.slice(query) : '';
+  return url;
+}
+
+function regenerate(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+}
+
+function save(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+export function handleCallback(deps: AuthDeps): RequestHandler {
+  const { config, storage, oidc: client, logger } = deps;
+  return async (req, res) => {
+    const state = text(req.query.state);
+    const error = text(req.query.error);
+    const transaction = state ? await storage.transactions.take(state) : undefined;
+
+    if (error) throw authorizationError(error, text(req.query.error_description), deps);
+    if (!transaction) {
+      throw new BffError(ErrorCode.InvalidCallback, {
+        message: state
+          ? 'This sign-in response was already used or has expired (sign-ins must finish within 10 minutes).'
+          : 'This is not a valid sign-in response: it has no state.',
+        hint: 'Start the sign-in again from the home page.',
+        logDetail: state ? 'callback with an unknown, used or expired state' : 'callback without state',
+      });
+    }
+
+    const configuration = await client.getConfiguration();
+    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    try {
+      tokens = await oidc.authorizationCodeGrant(configuration, callbackUrl(req, config.redirectUri), {
+        pkceCodeVerifier: transaction.codeVerifier,
+        expectedState: transaction.state,
+        expectedNonce: transaction.nonce,
+        idTokenExpected: true,
+      });
+    } catch (cause) {
+      throw exchangeError(cause, deps);
+    }
+
+    const claims = tokens.claims();
+    if (!claims) throw exchangeError(new Error('no ID token in the token response'), deps);
+    let name = text(claims.name) ?? text(claims.preferred_username);
+    let email = text(claims.email);
+    if ((!name || !email) && configuration.serverMetadata().userinfo_endpoint) {
+      // Some Identity Service set-ups keep the ID token minimal; the userinfo endpoint has the profile.
+      try {
+        const info = await oidc.fetchUserInfo(configuration, tokens.access_token, claims.sub);
+        name ??= text(info.name) ?? text(info.preferred_username);
+        email ??= text(info.email);
+      } catch (err) {
+        logger.warn(
+          { reqId: req.id, detail: (err as Error).message },
+          'userinfo failed; continuing with ID token claims',
+        );
+      }
+    }
+    const user: SessionUser = { sub: claims.sub, name, email };
+
+    // A previous user's token set must not outlive their session record.
+    if (req.session.user) await storage.tokens.delete(req.sessionID);
+    await regenerate(req);
+    req.session.user = user;
+    req.session.signedInAt = Date.now();
+    req.session.idpSessionId = text(claims.sid);
+    await storage.tokens.set(req.sessionID, toTokenSet(tokens), storage.lifetime.maxMs);
+    await save(req);
+
+    logger.info({ reqId: req.id, sub: user.sub }, 'signed in');
+    res.set('Cache-Control', 'no-store');
+    res.redirect(302, transaction.returnTo);
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * The sign-in surface in one table, mounted at /auth.
+ */
+import express, { Router } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import { BffError, ErrorCode } from '../errors.ts';
+import { requireCsrfHeaderOrFormToken } from '../security/csrf.ts';
+import { handleCallback } from './callback.ts';
+import type { AuthDeps } from './deps.ts';
+import { handleLogin } from './login.ts';
+import { handleLogout, skipWhenSignedOut } from './logout.ts';
+import { handleSessionInfo } from './session-info.ts';
+
+export function createAuthRouter(deps: AuthDeps): Router {
+  const router = Router();
+  // Each login stores a transaction server-side; a cap per client address keeps a flood from filling the store.
+  const loginLimit = rateLimit({
+    windowMs: 60_000,
+    limit: 30,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, _res, next) => next(new BffError(ErrorCode.RateLimited)),
+  });
+  const formBody = express.urlencoded({ extended: false, limit: '4kb' });
+
+  router.get('/login', loginLimit, handleLogin(deps));
+  router.get('/callback', loginLimit, handleCallback(deps));
+  router.post('/logout', formBody, skipWhenSignedOut, requireCsrfHeaderOrFormToken, handleLogout(deps));
+  router.get('/session', handleSessionInfo(deps));
+  return router;
+}

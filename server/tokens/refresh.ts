@@ -1,0 +1,130 @@
+/**
+ * The session's access token, refreshed with its refresh token when it is expired or about to expire: the one place
+ * that sends the refresh_token grant.
+ *
+ * Single flight per session: the Identity Service rotates refresh tokens, so two concurrent refreshes with the same
+ * one would make the second fail with invalid_grant and sign the user out. Requests that find the token stale join
+ * the refresh already running for their session (refresh-lock.ts); the refresh re-reads the stored set first, so a
+ * token another process refreshed meanwhile is used as is. The new set goes to the token store, where the next
+ * request — on any process — reads it.
+ */
+import { createHash } from 'node:crypto';
+import * as oidc from 'openid-client';
+import type { OidcClient } from '../auth/client.ts';
+import { BffError, ErrorCode } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { endSession } from '../session/end-session.ts';
+import type { SessionStorage } from '../session/storage.ts';
+import { type TokenSet, toTokenSet } from '../session/token-store.ts';
+import { createInProcessRefreshLock, type RefreshLock } from './refresh-lock.ts';
+
+export interface TokenRefresherDeps {
+  readonly storage: SessionStorage;
+  readonly oidc: OidcClient;
+  readonly logger: Logger;
+  /** Defaults to the in-process single flight; a distributed lock goes here when there are several processes. */
+  readonly lock?: RefreshLock;
+  readonly now?: () => number;
+}
+
+export interface FreshTokenOptions {
+  /** An access token Creatio just refused: treat it as stale even if its expiry says otherwise. */
+  readonly rejectedAccessToken?: string;
+}
+
+export interface TokenRefresher {
+  /** Resolves to a usable access token; rejects with BffError (login_required, identity_service_*). */
+  getFreshAccessToken(sessionId: string, options?: FreshTokenOptions): Promise<string>;
+}
+
+const MAX_REFRESH_MARGIN_MS = 60_000;
+
+/**
+ * How long before expiry to refresh: a minute, but at most a quarter of the token's lifetime, so that a short-lived
+ * token (seconds, in tests; minutes, on some set-ups) is not refreshed on every request.
+ */
+export function refreshMarginMs(tokens: Pick<TokenSet, 'expiresAt' | 'receivedAt'>): number {
+  return Math.min(MAX_REFRESH_MARGIN_MS, Math.max(0, tokens.expiresAt - tokens.receivedAt) / 4);
+}
+
+export function needsRefresh(
+  tokens: Pick<TokenSet, 'accessToken' | 'expiresAt' | 'receivedAt'>,
+  now: number,
+  rejectedAccessToken?: string,
+): boolean {
+  return tokens.accessToken === rejectedAccessToken || now >= tokens.expiresAt - refreshMarginMs(tokens);
+}
+
+/** A short, stable reference for log correlation; the session id itself never goes to a log. */
+export function sessionRef(sessionId: string): string {
+  return createHash('sha256').update(sessionId).digest('base64url').slice(0, 10);
+}
+
+export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
+  const { storage, logger } = deps;
+  const lock = deps.lock ?? createInProcessRefreshLock();
+  const now = deps.now ?? Date.now;
+
+  async function loginRequired(sessionId: string, logDetail: string, cause?: unknown): Promise<never> {
+    await endSession(storage, sessionId);
+    logger.info({ session: sessionRef(sessionId), detail: logDetail }, 'session ended: sign-in required');
+    throw new BffError(ErrorCode.LoginRequired, { cause, logDetail });
+  }
+
+  function refreshError(cause: unknown): BffError {
+    if (cause instanceof BffError) return cause; // discovery failed: already classified by auth/client.ts
+    if (cause instanceof oidc.ResponseBodyError) {
+      return new BffError(ErrorCode.IdentityServiceError, {
+        cause,
+        logDetail: `refresh_token grant answered ${cause.status} ${cause.error}`,
+      });
+    }
+    return new BffError(ErrorCode.IdentityServiceUnavailable, {
+      cause,
+      logDetail: `refresh_token grant failed: ${(cause as Error)?.message}`,
+    });
+  }
+
+  /** Runs inside the lock: at most one per session at a time. */
+  async function refresh(sessionId: string, rejectedAccessToken: string | undefined): Promise<string> {
+    const current = await storage.tokens.get(sessionId);
+    if (!current) return loginRequired(sessionId, 'no token set for the session');
+    if (!needsRefresh(current, now(), rejectedAccessToken)) return current.accessToken; // refreshed meanwhile
+    if (!current.refreshToken) {
+      if (current.accessToken !== rejectedAccessToken && now() < current.expiresAt)
+        return current.accessToken;
+      return loginRequired(sessionId, 'access token expired and there is no refresh token (offline_access?)');
+    }
+
+    const configuration = await deps.oidc.getConfiguration();
+    let response: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
+    try {
+      response = await oidc.refreshTokenGrant(configuration, current.refreshToken);
+    } catch (cause) {
+      if (cause instanceof oidc.ResponseBodyError && cause.error === 'invalid_grant') {
+        return loginRequired(sessionId, 'refresh_token grant answered invalid_grant', cause);
+      }
+      throw refreshError(cause);
+    }
+    const next = toTokenSet(response, current, now());
+    await storage.tokens.set(sessionId, next, storage.lifetime.maxMs);
+    logger.debug(
+      {
+        session: sessionRef(sessionId),
+        expiresInSeconds: Math.round((next.expiresAt - next.receivedAt) / 1000),
+      },
+      'access token refreshed',
+    );
+    return next.accessToken;
+  }
+
+  return {
+    async getFreshAccessToken(sessionId, options = {}) {
+      const { rejectedAccessToken } = options;
+      // The common case costs one store read and no lock.
+      const tokens = await storage.tokens.get(sessionId);
+      if (tokens && !needsRefresh(tokens, now(), rejectedAccessToken)) return tokens.accessToken;
+      return lock.run(sessionId, () => refresh(sessionId, rejectedAccessToken));
+    },
+  };
+}
