@@ -52,7 +52,7 @@ function authorizationError(error: string, description: string | undefined, deps
 }
 
 /** Failures of the code exchange and of the ID-token checks, classified by type and OAuth error code. */
-function exchangeError(cause: unknown, deps: AuthDeps): BffError {
+function exchangeError(cause: unknown): BffError {
   if (cause instanceof BffError) return cause;
   if (cause instanceof oidc.ResponseBodyError) {
     const logDetail = `token endpoint answered ${cause.status} ${cause.error}${cause.error_description ? ` (${cause.error_description})` : ''}`;
@@ -142,11 +142,11 @@ export function handleCallback(deps: AuthDeps): RequestHandler {
         idTokenExpected: true,
       });
     } catch (cause) {
-      throw exchangeError(cause, deps);
+      throw exchangeError(cause);
     }
 
     const claims = tokens.claims();
-    if (!claims) throw exchangeError(new Error('no ID token in the token response'), deps);
+    if (!claims) throw exchangeError(new Error('no ID token in the token response'));
     let name = text(claims.name) ?? text(claims.preferred_username);
     let email = text(claims.email);
     if ((!name || !email) && configuration.serverMetadata().userinfo_endpoint) {

@@ -1,0 +1,75 @@
+/**
+ * `npm start`. The only module with side effects: read .env, load the configuration, start the sandbox when no
+ * Identity Service is configured, create the app, listen, and close everything on SIGTERM/SIGINT.
+ */
+import { createServer } from 'node:http';
+import { config as loadDotenv } from 'dotenv';
+import type { Sandbox } from '../sandbox/index.ts';
+import { createApp } from './app.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
+import { createLogger } from './logger.ts';
+import { startSandboxMode } from './sandbox-mode.ts';
+
+function fail(lines: readonly string[]): never {
+  for (const line of lines) process.stderr.write(`${line}\n`);
+  process.exit(1);
+}
+
+function describeListenError(err: NodeJS.ErrnoException, what: string): string {
+  if (err.code === 'EADDRINUSE') return `${what}: the port is in use by another program; stop it or choose another port.`;
+  if (err.code === 'EACCES') return `${what}: not allowed to listen there; choose a port above 1024.`;
+  if (err.code === 'EADDRNOTAVAIL') return `${what}: this machine has no such address; check HOST.`;
+  return `${what}: ${err.message}`;
+}
+
+async function main(): Promise<void> {
+  loadDotenv({ quiet: true });
+  const env = { ...process.env };
+
+  let config: Config;
+  let sandbox: Sandbox | undefined;
+  try {
+    if (env.IDENTITY_SERVICE_URL) {
+      config = loadConfig(env);
+    } else {
+      ({ config, sandbox } = await startSandboxMode(env));
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.issues);
+    const e = err as NodeJS.ErrnoException;
+    fail([describeListenError(e, 'The sandbox could not start (SANDBOX_IDENTITY_PORT 5000 / SANDBOX_CREATIO_PORT 5001)')]);
+  }
+
+  const logger = createLogger(config.logLevel);
+  for (const warning of config.warnings) logger.warn(warning);
+  const bff = await createApp(config, { logger });
+  const server = createServer(bff.app);
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    fail([describeListenError(err, `Cannot listen on ${config.host}:${config.port} (PORT, HOST)`)]);
+  });
+  server.listen(config.port, config.host, () => {
+    const lines = [`Creatio OAuth BFF listening on ${config.appUrl}  (bound to ${config.host}:${config.port})`];
+    if (sandbox) {
+      lines.push(
+        `Sandbox: Identity Service ${sandbox.identityServiceUrl}, Creatio ${sandbox.creatioUrl}`,
+        'Demo users (sign in at the URL above):',
+        ...sandbox.users.map((u) => `  ${u.username.padEnd(6)} / ${u.password.padEnd(11)}  ${u.name} <${u.email}>`),
+        'Set IDENTITY_SERVICE_URL (see README.md and .env.example) to use a real Creatio.',
+      );
+    } else {
+      lines.push(`Identity Service ${config.identityServiceUrl}, Creatio ${config.creatioUrl}`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+  });
+
+  const shutdown = () => {
+    logger.info('shutting down');
+    server.close();
+    server.closeIdleConnections();
+    void Promise.allSettled([bff.close(), sandbox?.close()]).then(() => process.exit(0));
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+await main();
