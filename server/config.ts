@@ -48,6 +48,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Timeout for calls to the Identity Service (discovery, token, revocation). */
   readonly httpTimeoutMs: number;
+  /** Sign-ins a client address may start per minute (each stores a login transaction). */
+  readonly loginRateLimit: number;
   /** Problems that do not stop the start (printed once by index.ts). */
   readonly warnings: readonly string[];
 }
@@ -140,6 +142,7 @@ const envSchema = z.object({
     }),
   ),
   HTTP_TIMEOUT_MS: optional(integer(500, 120_000, '10000')),
+  LOGIN_RATE_LIMIT: optional(integer(1, 1_000_000, '120')),
 });
 
 function withoutTrailingSlash(url: string): string {
@@ -166,13 +169,20 @@ function parseSessionStore(raw: string): SessionStoreConfig {
 export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Config {
   const parsed = envSchema.safeParse(env);
   const issues: string[] = [];
+  // A malformed variable is reported once and then treated as unset, so the checks below still run and every
+  // problem is listed in one go (a bad PORT must not hide a missing SESSION_SECRET).
+  const invalid = new Set<string>();
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      issues.push(`${String(issue.path[0])}: ${issue.message}`);
+      const name = String(issue.path[0]);
+      if (invalid.has(name)) continue;
+      invalid.add(name);
+      issues.push(`${name}: ${issue.message}`);
     }
-    throw new ConfigError(issues);
   }
-  const e = parsed.data;
+  const e = parsed.success
+    ? parsed.data
+    : envSchema.parse(Object.fromEntries(Object.entries(env).filter(([name]) => !invalid.has(name))));
   const warnings: string[] = [];
   const sandbox = options.sandbox ?? false;
   const production = e.NODE_ENV === 'production';
@@ -180,7 +190,8 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
   const required = (name: keyof typeof e, example: string): string => {
     const value = e[name];
     if (typeof value === 'string') return value;
-    issues.push(`${name}: is required when IDENTITY_SERVICE_URL is set, e.g. ${name}=${example}`);
+    if (!invalid.has(name))
+      issues.push(`${name}: is required when IDENTITY_SERVICE_URL is set, e.g. ${name}=${example}`);
     return '';
   };
 
@@ -236,7 +247,7 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
 
   const idle = e.SESSION_IDLE_MINUTES ?? 30;
   const maxHours = e.SESSION_MAX_HOURS ?? 8;
-  if (idle > maxHours * 60) {
+  if (idle > maxHours * 60 && !invalid.has('SESSION_MAX_HOURS')) {
     issues.push(
       `SESSION_IDLE_MINUTES: ${idle} is longer than SESSION_MAX_HOURS (${maxHours} h); the absolute lifetime always wins, e.g. SESSION_IDLE_MINUTES=30`,
     );
@@ -285,6 +296,7 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     logLevel: e.LOG_LEVEL ?? 'info',
     httpTimeoutMs: e.HTTP_TIMEOUT_MS ?? 10_000,
+    loginRateLimit: e.LOGIN_RATE_LIMIT ?? 120,
     warnings: Object.freeze(warnings),
   });
 }

@@ -16,7 +16,7 @@ export function createAuthRouter(deps: AuthDeps): Router {
   // Each login stores a transaction server-side; a cap per client address keeps a flood from filling the store.
   const loginLimit = rateLimit({
     windowMs: 60_000,
-    limit: 30,
+    limit: deps.config.loginRateLimit,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     handler: (_req, _res, next) => next(new BffError(ErrorCode.RateLimited)),

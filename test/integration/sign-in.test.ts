@@ -1,5 +1,19 @@
+/**
+ * Sign-in against the sandbox Identity Service, read like openid-client's example: authorization request →
+ * login → callback → session. Then every way a callback can be forged, replayed or refused.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as oidc from 'openid-client';
+import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, startHarness } from '../support/harness.ts';
+import { findUserByUsername } from '../../sandbox/users.ts';
+import { createApp } from '../../server/app.ts';
+import { loadConfig } from '../../server/config.ts';
+import { createLogger } from '../../server/logger.ts';
+import { type Agent, type Harness, sessionIdFromCookie, startHarness } from '../support/harness.ts';
+import { completeSandboxLogin } from '../support/sandbox-login.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -9,16 +23,339 @@ afterAll(async () => {
   await h?.close();
 });
 
-describe('sign-in', () => {
-  it('signs a user in and shows who they are, never a token', async () => {
+const alice = findUserByUsername('alice')!;
+
+/** Starts a login and returns the authorization URL the BFF redirected to. */
+async function startLogin(agent: Agent, returnTo?: string): Promise<URL> {
+  const res = await agent
+    .get('/auth/login')
+    .query(returnTo === undefined ? {} : { returnTo })
+    .expect(302);
+  return new URL(res.headers.location as string);
+}
+
+/** The path + query of a callback the sandbox produced for a fresh login. */
+async function freshCallback(agent: Agent, returnTo?: string): Promise<string> {
+  const callback = await completeSandboxLogin((await startLogin(agent, returnTo)).href, alice);
+  return `${callback.pathname}${callback.search}`;
+}
+
+function setCookies(res: { headers: Record<string, unknown> }): string[] {
+  return ([] as string[]).concat((res.headers['set-cookie'] as string[] | undefined) ?? []);
+}
+
+async function expectSignedOut(agent: Agent): Promise<void> {
+  const res = await agent.get('/auth/session').expect(200);
+  expect(res.body).toEqual({ authenticated: false });
+}
+
+describe('authorization request', () => {
+  it('uses the authorization-code flow with PKCE S256, state, nonce and the configured redirect URI', async () => {
+    const url = await startLogin(h.agent());
+    const discovered = (await h.bff.oidc.getConfiguration()).serverMetadata();
+    expect(`${url.origin}${url.pathname}`).toBe(discovered.authorization_endpoint);
+    const p = url.searchParams;
+    expect(p.get('response_type')).toBe('code');
+    expect(p.get('client_id')).toBe(h.config.clientId);
+    expect(p.get('redirect_uri')).toBe(`${h.baseUrl}/auth/callback`);
+    expect(p.get('code_challenge_method')).toBe('S256');
+    expect(p.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(p.get('state')).toMatch(/^[A-Za-z0-9_-]{22,}$/);
+    expect(p.get('nonce')).toMatch(/^[A-Za-z0-9_-]{22,}$/);
+    expect(p.get('scope')?.split(' ')).toEqual(expect.arrayContaining(['openid', 'offline_access']));
+  });
+
+  it('sets no cookie before sign-in completes: the login transaction lives server-side', async () => {
+    const res = await h.agent().get('/auth/login').expect(302);
+    expect(setCookies(res)).toEqual([]);
+  });
+});
+
+describe('callback', () => {
+  it('signs the user in, returns to the page asked for, and shows who they are, never a token', async () => {
     const agent = h.agent();
-    await h.signIn(agent, 'alice');
-    const res = await agent.get('/auth/session').expect(200);
-    expect(res.body).toMatchObject({
+    const callback = await freshCallback(agent, '/accounts?page=2');
+    const res = await agent.get(callback).expect(302);
+    expect(res.headers.location).toBe('/accounts?page=2');
+    const cookie = setCookies(res).find((c) => c.startsWith(`${h.config.cookie.name}=`));
+    expect(cookie).toMatch(/HttpOnly/i);
+    expect(cookie).toMatch(/SameSite=Lax/i);
+
+    const session = await agent.get('/auth/session').expect(200);
+    expect(session.body).toMatchObject({
       authenticated: true,
-      user: { name: 'Alice Andersen', email: 'alice@example.com' },
+      user: { sub: alice.sub, name: 'Alice Andersen', email: 'alice@example.com' },
     });
-    expect(res.body.expiresAt).toBeGreaterThan(Date.now());
-    expect(JSON.stringify(res.body)).not.toMatch(/eyJ/);
+    expect(session.body.expiresAt).toBeGreaterThan(Date.now());
+    expect(Object.keys(session.body).sort()).toEqual(['authenticated', 'expiresAt', 'user']);
+  });
+
+  it('keeps no token in any response, header or cookie of the whole flow', async () => {
+    const agent = h.agent();
+    const seen: string[] = [];
+    const record = (res: { text?: string; headers: Record<string, unknown> }) =>
+      seen.push(res.text ?? '', JSON.stringify(res.headers));
+    const login = await agent.get('/auth/login').query({ returnTo: '/' });
+    record(login);
+    const callback = await completeSandboxLogin(login.headers.location as string, alice);
+    const done = await agent.get(`${callback.pathname}${callback.search}`);
+    record(done);
+    const cookie = setCookies(done).find((c) => c.startsWith(`${h.config.cookie.name}=`))!;
+    const tokens = await h.bff.storage.tokens.get(sessionIdFromCookie(cookie.split(';')[0]!));
+    record(await agent.get('/auth/session'));
+    const logout = await agent.post('/auth/logout').set('X-CSRF', '1');
+    // The contract's one exception: the ID token as id_token_hint in the end-session URL.
+    const logoutUrl = new URL(logout.body.logoutUrl);
+    expect(logoutUrl.searchParams.get('id_token_hint')).toBe(tokens?.idToken);
+    logoutUrl.searchParams.delete('id_token_hint');
+    seen.push(logoutUrl.href, JSON.stringify(logout.headers));
+
+    const all = seen.join('\n');
+    expect(tokens?.accessToken).toBeTruthy();
+    expect(all).not.toContain(tokens?.accessToken);
+    expect(all).not.toContain(tokens?.refreshToken);
+    expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/); // no JWT of any kind
+    expect(all).not.toContain(h.config.clientSecret);
+  });
+
+  it('lets two logins run in parallel in one browser without clobbering each other', async () => {
+    const agent = h.agent();
+    const first = await startLogin(agent, '/first');
+    const second = await startLogin(agent, '/second');
+    const secondCallback = await completeSandboxLogin(second.href, alice);
+    const firstCallback = await completeSandboxLogin(first.href, alice);
+    const a = await agent.get(`${secondCallback.pathname}${secondCallback.search}`).expect(302);
+    expect(a.headers.location).toBe('/second');
+    const b = await agent.get(`${firstCallback.pathname}${firstCallback.search}`).expect(302);
+    expect(b.headers.location).toBe('/first');
+    await agent.get('/auth/session').expect(200, /"authenticated":true/);
+  });
+
+  it('issues a new session id at sign-in (no session fixation)', async () => {
+    const agent = h.agent();
+    const before = await h.signIn(agent);
+    const after = await h.signIn(agent);
+    expect(after.sessionId).not.toBe(before.sessionId);
+    expect(await h.bff.storage.tokens.get(before.sessionId)).toBeUndefined();
+    expect(await h.bff.storage.tokens.get(after.sessionId)).toBeDefined();
+  });
+
+  it('sends only local return paths back', async () => {
+    for (const [returnTo, expected] of [
+      ['//evil.example', '/'],
+      ['/\\evil.example', '/'],
+      ['https://evil.example/', '/'],
+      ['/%2f%2fevil.example', '/'],
+      ['/explorer?entity=Contact', '/explorer?entity=Contact'],
+    ] as const) {
+      const agent = h.agent();
+      const res = await agent.get(await freshCallback(agent, returnTo)).expect(302);
+      expect(res.headers.location, returnTo).toBe(expected);
+    }
+  });
+});
+
+describe('forged, replayed and refused callbacks', () => {
+  async function expectRejected(agent: Agent, path: string, status: number, text: RegExp): Promise<void> {
+    const res = await agent.get(path).set('Accept', 'text/html');
+    expect(res.status, path).toBe(status);
+    expect(res.headers['content-type']).toMatch(/text\/html/);
+    expect(res.text).toMatch(text);
+    expect(res.text).not.toMatch(/\n\s+at [\w.<]+ \(/); // no stack trace
+    expect(setCookies(res).filter((c) => c.startsWith(`${h.config.cookie.name}=`))).toEqual([]);
+    await expectSignedOut(agent);
+  }
+
+  it('rejects a callback without state', async () => {
+    await expectRejected(h.agent(), '/auth/callback?code=abc', 400, /no state/);
+  });
+
+  it('rejects an unknown state', async () => {
+    await expectRejected(
+      h.agent(),
+      '/auth/callback?code=abc&state=forged',
+      400,
+      /already used or has expired/,
+    );
+  });
+
+  it('rejects a replayed callback', async () => {
+    const agent = h.agent();
+    const callback = await freshCallback(agent);
+    const victim = h.agent();
+    // The first use signs in (on another agent, so the replay's "no session" check is meaningful).
+    await victim.get(callback).expect(302);
+    await expectRejected(agent, callback, 400, /already used or has expired/);
+  });
+
+  it('rejects a forged code with a valid state', async () => {
+    const agent = h.agent();
+    const state = (await startLogin(agent)).searchParams.get('state')!;
+    await expectRejected(
+      agent,
+      `/auth/callback?code=forged&state=${state}&iss=${encodeURIComponent(h.sandbox.identityServiceUrl)}`,
+      400,
+      /could not be exchanged/,
+    );
+  });
+
+  it("rejects a code paired with another login's state (PKCE binds the code to its verifier)", async () => {
+    const agent = h.agent();
+    const attacker = new URL(`http://x${await freshCallback(h.agent())}`);
+    const state = (await startLogin(agent)).searchParams.get('state')!;
+    attacker.searchParams.set('state', state);
+    await expectRejected(agent, `${attacker.pathname}${attacker.search}`, 400, /could not be exchanged/);
+  });
+
+  it('rejects a response from another issuer (RFC 9207 iss)', async () => {
+    const agent = h.agent();
+    const callback = new URL(`http://x${await freshCallback(agent)}`);
+    callback.searchParams.set('iss', 'https://evil.example');
+    await expectRejected(agent, `${callback.pathname}${callback.search}`, 400, /security check/);
+  });
+
+  it('explains a cancelled sign-in (access_denied)', async () => {
+    const agent = h.agent();
+    const state = (await startLogin(agent)).searchParams.get('state')!;
+    await expectRejected(agent, `/auth/callback?error=access_denied&state=${state}`, 401, /cancelled/);
+  });
+
+  it('explains a refused client (invalid_client)', async () => {
+    await expectRejected(h.agent(), '/auth/callback?error=invalid_client', 401, /OAUTH_CLIENT_ID/);
+  });
+
+  it('explains a wrong client secret at the code exchange', async () => {
+    const config = loadConfig({
+      IDENTITY_SERVICE_URL: h.sandbox.identityServiceUrl,
+      CREATIO_URL: h.sandbox.creatioUrl,
+      OAUTH_CLIENT_ID: h.config.clientId,
+      OAUTH_CLIENT_SECRET: 'this-is-not-the-secret',
+      APP_URL: h.baseUrl,
+      SESSION_SECRET: 'x'.repeat(40),
+      SESSION_STORE: 'memory',
+      LOGIN_RATE_LIMIT: '100000',
+    });
+    const wrong = await createApp(config, { logger: createLogger('silent') });
+    try {
+      const agent = supertest.agent(wrong.app);
+      const login = await agent.get('/auth/login').expect(302);
+      const callback = await completeSandboxLogin(login.headers.location as string, alice);
+      await expectRejected(agent, `${callback.pathname}${callback.search}`, 401, /OAUTH_CLIENT_SECRET/);
+    } finally {
+      await wrong.close();
+    }
+  });
+});
+
+describe('sign-out', () => {
+  it('revokes the refresh token, ends the session and points at the end-session endpoint', async () => {
+    const agent = h.agent();
+    const { sessionId } = await h.signIn(agent);
+    const tokens = await h.bff.storage.tokens.get(sessionId);
+    expect(tokens?.refreshToken).toBeTruthy();
+    const revocationsBefore = h.sandbox.stats.revocations.length;
+
+    const res = await agent.post('/auth/logout').set('X-CSRF', '1').expect(200);
+    const logoutUrl = new URL(res.body.logoutUrl);
+    const discovered = (await h.bff.oidc.getConfiguration()).serverMetadata();
+    expect(`${logoutUrl.origin}${logoutUrl.pathname}`).toBe(discovered.end_session_endpoint);
+    expect(logoutUrl.searchParams.get('post_logout_redirect_uri')).toBe(`${h.baseUrl}/`);
+    expect(logoutUrl.searchParams.get('id_token_hint')).toBe(tokens?.idToken);
+
+    expect(h.sandbox.stats.revocations.length).toBe(revocationsBefore + 1);
+    expect(h.sandbox.stats.revocations.at(-1)).toMatchObject({ tokenTypeHint: 'refresh_token' });
+    await expectSignedOut(agent);
+    expect(await h.bff.storage.tokens.get(sessionId)).toBeUndefined();
+
+    // The Identity Service no longer honours the refresh token.
+    const configuration = await h.bff.oidc.getConfiguration();
+    await expect(oidc.refreshTokenGrant(configuration, tokens!.refreshToken!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
+  });
+
+  it('answers the page form (with its CSRF token) with a redirect to the end-session endpoint', async () => {
+    const agent = h.agent();
+    await h.signIn(agent);
+    const page = await agent.get('/').expect(200);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1];
+    expect(csrf).toBeTruthy();
+    const res = await agent.post('/auth/logout').type('form').send({ _csrf: csrf });
+    expect(res.status).toBe(303);
+    const discovered = (await h.bff.oidc.getConfiguration()).serverMetadata();
+    expect(res.headers.location).toMatch(new RegExp(`^${discovered.end_session_endpoint}\\?`));
+    await expectSignedOut(agent);
+  });
+
+  it('refuses a cross-site form post without the CSRF token and keeps the session', async () => {
+    const agent = h.agent();
+    await h.signIn(agent);
+    const res = await agent
+      .post('/auth/logout')
+      .type('form')
+      .send({ _csrf: 'guess' })
+      .set('Accept', 'text/html');
+    expect(res.status).toBe(403);
+    await agent.get('/auth/session').expect(200, /"authenticated":true/);
+  });
+
+  it('sends a signed-out browser home without an error', async () => {
+    const res = await h.agent().post('/auth/logout').type('form').send({});
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe('/');
+  });
+});
+
+describe('session storage across restarts and key rotation', () => {
+  const oldSecret = 'old-secret-'.padEnd(40, 'o');
+  const newSecret = 'new-secret-'.padEnd(40, 'n');
+
+  function configWith(secret: string, file: string) {
+    return loadConfig({
+      IDENTITY_SERVICE_URL: h.sandbox.identityServiceUrl,
+      CREATIO_URL: h.sandbox.creatioUrl,
+      OAUTH_CLIENT_ID: h.config.clientId,
+      OAUTH_CLIENT_SECRET: h.config.clientSecret,
+      APP_URL: h.baseUrl,
+      SESSION_SECRET: secret,
+      SESSION_STORE: `sqlite:${file}`,
+      LOGIN_RATE_LIMIT: '100000',
+    });
+  }
+
+  it('keeps a session in SQLite across an app restart and after SESSION_SECRET rotation', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'bff-sessions-')), 'sessions.db');
+    const logger = createLogger('silent');
+
+    const first = await createApp(configWith(oldSecret, file), { logger });
+    const agent = supertest.agent(first.app);
+    const login = await agent.get('/auth/login').expect(302);
+    const callback = await completeSandboxLogin(login.headers.location as string, alice);
+    const done = await agent.get(`${callback.pathname}${callback.search}`).expect(302);
+    const cookie = setCookies(done)
+      .map((c) => c.split(';')[0]!)
+      .find((c) => c.startsWith('bff.sid='))!;
+    await first.close();
+
+    const restarted = await createApp(configWith(oldSecret, file), { logger });
+    await supertest(restarted.app)
+      .get('/auth/session')
+      .set('Cookie', cookie)
+      .expect(200, /"authenticated":true/);
+    await restarted.close();
+
+    const rotated = await createApp(configWith(`${newSecret},${oldSecret}`, file), { logger });
+    await supertest(rotated.app)
+      .get('/auth/session')
+      .set('Cookie', cookie)
+      .expect(200, /"authenticated":true/);
+    await rotated.close();
+
+    const oldKeyDropped = await createApp(configWith(newSecret, file), { logger });
+    await supertest(oldKeyDropped.app)
+      .get('/auth/session')
+      .set('Cookie', cookie)
+      .expect(200, { authenticated: false });
+    await oldKeyDropped.close();
   });
 });

@@ -25,8 +25,21 @@ export interface Harness {
   /** A client with a cookie jar of its own: one browser. */
   agent(): Agent;
   /** The whole authorization-code flow through the sandbox's login form; leaves the agent signed in. */
-  signIn(agent: Agent, username?: string): Promise<void>;
+  signIn(agent: Agent, username?: string): Promise<SignedIn>;
   close(): Promise<void>;
+}
+
+export interface SignedIn {
+  /** `name=value` of the session cookie, for a Cookie header. */
+  readonly cookie: string;
+  /** The express-session id behind the cookie: the key of the session's token set in storage.tokens. */
+  readonly sessionId: string;
+}
+
+/** express-session's cookie value is `s:<id>.<signature>`, URL-encoded. */
+export function sessionIdFromCookie(cookie: string): string {
+  const value = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1));
+  return value.slice(2, value.lastIndexOf('.'));
 }
 
 export interface HarnessOptions {
@@ -66,6 +79,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       SESSION_STORE: 'memory',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
       HTTP_TIMEOUT_MS: '5000',
+      // Every test signs in from 127.0.0.1; the production default would throttle the suite.
+      LOGIN_RATE_LIMIT: '100000',
       ...options.env,
     },
     { sandbox: true },
@@ -87,6 +102,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       const callback = await completeSandboxLogin(login.headers.location as string, user);
       const done = await agent.get(`${callback.pathname}${callback.search}`);
       if (done.status !== 302) throw new Error(`GET /auth/callback answered ${done.status}: ${done.text}`);
+      const setCookie = ([] as string[]).concat(done.headers['set-cookie'] ?? []);
+      const cookie = setCookie
+        .map((c) => c.split(';')[0]!)
+        .find((c) => c.startsWith(`${config.cookie.name}=`));
+      if (!cookie) throw new Error('the callback set no session cookie');
+      return { cookie, sessionId: sessionIdFromCookie(cookie) };
     },
     async close() {
       server.closeAllConnections();
