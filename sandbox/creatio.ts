@@ -1,0 +1,121 @@
+/**
+ * The sandbox's stand-in for Creatio: OData 4 at `/0/odata` with seeded accounts and contacts, the OAuthConfigService
+ * web service, and a few more Creatio API families (OData 3, DataService) so the BFF's proxy allowlist can be
+ * tested. Everything but `canUseAuthorizationCodeFlow` needs a bearer token from the sandbox Identity Service, and
+ * each user sees only the records they own, so a client that works here works against Creatio.
+ *
+ * Every request is recorded in `stats.creatioRequests` before it is answered, and `faults` can delay answers or
+ * refuse valid tokens, for the BFF's timeout and refresh-and-retry tests.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { ClientRegistry } from './client-registry.ts';
+import { createOAuthConfigServiceRouter } from './oauth-config-service.ts';
+import { createBearerAuthentication, principalOf } from './odata/bearer.ts';
+import { createDataServiceRouter } from './odata/data-service.ts';
+import { ODataError, sendODataError } from './odata/errors.ts';
+import { createOData3Router } from './odata/odata3.ts';
+import { RecordStore } from './odata/records.ts';
+import { createODataRouter } from './odata/routes.ts';
+import { createSeedRows } from './odata/seed.ts';
+import type { CreatioFaults, RecordedRequest, SandboxStats } from './stats.ts';
+import { demoUsers } from './users.ts';
+
+export interface CreatioStandInOptions {
+  /** Issuer of the access tokens (no trailing slash); its JWKS verifies them. */
+  readonly identityServiceUrl: string;
+  /** This service's public base URL: the tokens' audience and the base of `@odata.context`. */
+  readonly creatioUrl: string;
+  readonly registry: ClientRegistry;
+  readonly stats: SandboxStats;
+  readonly faults: CreatioFaults;
+  /** The answer of `/0/identityServiceInfo/canUseAuthorizationCodeFlow`; true unless a test says otherwise. */
+  readonly canUseAuthorizationCodeFlow?: boolean;
+}
+
+/**
+ * Records the request on arrival, so it is in the list even when authentication then fails. The token is checked
+ * later in the chain, so `sub` reads the principal that `requireBearerToken` sets, whenever it is read.
+ */
+function recordRequests(stats: SandboxStats): RequestHandler {
+  return function recordRequest(req, res, next) {
+    const record: RecordedRequest = {
+      method: req.method,
+      url: req.originalUrl,
+      headers: { ...req.headers },
+      get sub() {
+        return principalOf(res)?.userId;
+      },
+    };
+    stats.creatioRequests.push(record);
+    next();
+  };
+}
+
+/** Reads the fault switch on every request, so a test can turn latency on and off on a running app. */
+function delayAnswers(faults: CreatioFaults): RequestHandler {
+  return async function delayAnswer(_req, _res, next) {
+    if (faults.latencyMs > 0) await delay(faults.latencyMs);
+    next();
+  };
+}
+
+function handleNotFound(req: Request): never {
+  throw new ODataError(404, `No HTTP resource was found that matches the request URI '${req.path}'.`);
+}
+
+/** The last handler: every error becomes an OData error body; unexpected ones say nothing about the inside. */
+function handleError(error: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const status = (error as { status?: unknown }).status;
+  const type = (error as { type?: unknown }).type;
+  if (error instanceof ODataError) {
+    sendODataError(res, error.status, error.message);
+  } else if (type === 'entity.parse.failed') {
+    sendODataError(res, 400, 'The request body is not valid JSON.');
+  } else if (type === 'entity.too.large') {
+    sendODataError(res, 413, 'The request body is too large.');
+  } else if (typeof status === 'number' && status >= 400 && status < 500) {
+    sendODataError(res, status, 'The request could not be read.');
+  } else {
+    // A bug in the stand-in: say so on stderr for whoever runs the tests, never in the answer.
+    console.error('Creatio stand-in: unexpected error', error);
+    sendODataError(res, 500, 'An error has occurred.');
+  }
+}
+
+export function createCreatioStandIn(options: CreatioStandInOptions): express.Express {
+  const creatioUrl = options.creatioUrl.replace(/\/+$/, '');
+  const canUseAuthorizationCodeFlow = options.canUseAuthorizationCodeFlow ?? true;
+  const store = new RecordStore(createSeedRows(demoUsers.map((user) => user.sub)));
+  const requireBearerToken = createBearerAuthentication(options);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(recordRequests(options.stats));
+  app.use(delayAnswers(options.faults));
+
+  // Anonymous in Creatio too: clients ask it before they have a token.
+  app.get('/0/identityServiceInfo/canUseAuthorizationCodeFlow', (_req, res) => {
+    res.json(canUseAuthorizationCodeFlow);
+  });
+  app.use('/0/odata', requireBearerToken, createODataRouter({ odataUrl: `${creatioUrl}/0/odata`, store }));
+  app.use(
+    '/0/ServiceModel/EntityDataService.svc',
+    requireBearerToken,
+    createOData3Router({ serviceUrl: `${creatioUrl}/0/ServiceModel/EntityDataService.svc`, store }),
+  );
+  app.use('/0/DataService/json/SyncReply', requireBearerToken, createDataServiceRouter({ store }));
+  app.use(
+    '/0/rest/OAuthConfigService',
+    requireBearerToken,
+    createOAuthConfigServiceRouter({ registry: options.registry }),
+  );
+
+  app.use(handleNotFound);
+  app.use(handleError);
+  return app;
+}
