@@ -12,8 +12,10 @@ import { createOidcClient, type OidcClient } from './auth/client.ts';
 import { createAuthRouter } from './auth/routes.ts';
 import type { Config } from './config.ts';
 import { createHealthRouter } from './diagnostics/health.ts';
+import { createDiagnosticsRouter } from './diagnostics/page.ts';
 import { BffError, createErrorHandler, ErrorCode } from './errors.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { createApiRouter } from './proxy/routes.ts';
 import { createSecurityHeaders } from './security/headers.ts';
 import type { KeyValueBackend } from './session/backend.ts';
 import { createSessionMiddleware } from './session/middleware.ts';
@@ -70,6 +72,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Bff
   // Routes. Body parsers are per route, never global: the OData proxy streams request bodies.
   // (mount points: /auth sign-in, /api proxy, diagnostics, pages)
   app.use('/auth', createAuthRouter({ config, storage, oidc, logger }));
+  const api = createApiRouter({ config, storage, oidc, logger });
+  app.use('/api', api);
+  app.use(createDiagnosticsRouter({ config, storage }));
   app.use(createUiRouter({ config }));
 
   app.use((req, _res, next) =>
@@ -82,6 +87,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Bff
     storage,
     oidc,
     logger,
-    close: () => storage.close(),
+    async close() {
+      await api.close();
+      await storage.close();
+    },
   };
 }

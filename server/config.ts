@@ -48,6 +48,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Timeout for calls to the Identity Service (discovery, token, revocation). */
   readonly httpTimeoutMs: number;
+  /** How long the proxy waits for Creatio's response headers, and between pieces of its body. */
+  readonly proxyTimeoutMs: number;
   /** Sign-ins a client address may start per minute (each stores a login transaction). */
   readonly loginRateLimit: number;
   /** Problems that do not stop the start (printed once by index.ts). */
@@ -143,6 +145,7 @@ const envSchema = z.object({
   ),
   HTTP_TIMEOUT_MS: optional(integer(500, 120_000, '10000')),
   LOGIN_RATE_LIMIT: optional(integer(1, 1_000_000, '120')),
+  PROXY_TIMEOUT_MS: optional(integer(500, 600_000, '30000')),
 });
 
 function withoutTrailingSlash(url: string): string {
@@ -297,6 +300,7 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     logLevel: e.LOG_LEVEL ?? 'info',
     httpTimeoutMs: e.HTTP_TIMEOUT_MS ?? 10_000,
     loginRateLimit: e.LOGIN_RATE_LIMIT ?? 120,
+    proxyTimeoutMs: e.PROXY_TIMEOUT_MS ?? 30_000,
     warnings: Object.freeze(warnings),
   });
 }

@@ -121,8 +121,11 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   return (caught, req, res, next) => {
     const error = toBffError(caught);
     const log = { reqId: req.id, method: req.method, path: req.path, status: error.status, code: error.code };
-    if (error.status >= 500) {
+    if (error.code === ErrorCode.ServerError) {
+      // Only the unexpected gets a stack: a bug to fix. Known failures (upstream down, timeouts) are one line.
       logger.error({ ...log, detail: error.logDetail, err: error.cause ?? error }, 'request failed');
+    } else if (error.status >= 500) {
+      logger.error({ ...log, detail: error.logDetail }, 'request failed');
     } else {
       logger.warn({ ...log, detail: error.logDetail }, 'request rejected');
     }

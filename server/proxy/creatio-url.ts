@@ -47,14 +47,15 @@ export function resolveCreatioBase(
   return { family, origin: creatio.origin, path: `${prefix}${familyPath}`, publicPath: publicPathOf(family) };
 }
 
-/** Raw ASCII controls, space, backslash; their encoded forms; and any encoded "%" (double encoding). */
-const FORBIDDEN_RAW = /[\u0000-\u0020\u007f\\]/;
+/** Raw control characters, space and backslash. */
+const FORBIDDEN_RAW = /[\p{Cc} \\]/u;
+/** Encoded controls, slash and backslash, and any encoded "%": a second decoding (%252f → %2f → /) is not ours. */
 const FORBIDDEN_ENCODED = /%(?:[01][0-9a-f]|7f|5c|2f|25)/i;
 /** ".", "..", "...", and "..;x" (servlet containers treat the part after ";" as a parameter). */
 const DOTS_ONLY = /^\.+(?:;.*)?$/;
-const NON_ASCII = /[^\u0000-\u007f]/;
+const NON_ASCII = /\P{ASCII}/u;
 /** Query strings are forwarded byte for byte (OData needs $filter intact), but never with a raw control or space. */
-const FORBIDDEN_IN_QUERY = /[\u0000-\u0020\u007f]/;
+const FORBIDDEN_IN_QUERY = /[\p{Cc} ]/u;
 
 /** encodeURIComponent leaves sub-delimiters encoded; OData paths use them (`Account(…)`, `$count`, `key='x'`). */
 function encodeSegment(segment: string): string {

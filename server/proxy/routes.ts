@@ -1,0 +1,70 @@
+/**
+ * The API surface, mounted at /api: every allowlisted Creatio API family behind the same two guards.
+ *
+ *   /api/odata/*               OData 4 (always, unless PROXY_ALLOW leaves it out)
+ *   /api/creatio/<family>/*    odata3, dataservice, rest — only when named in PROXY_ALLOW
+ *
+ * Guard order: X-CSRF first, then the session. A request without the header is refused with 403 whether or not it
+ * is signed in, before the session matters and before anything goes upstream; a request with the header but no
+ * session gets 401 unauthenticated. Both answers are JSON.
+ *
+ * Everything that can be done once is done here: the pool, the base paths, the token refresher.
+ */
+import { Router as createRouter, type Router } from 'express';
+import { Pool } from 'undici';
+import type { OidcClient } from '../auth/client.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { requireCsrfHeader } from '../security/csrf.ts';
+import { requireSession } from '../security/require-session.ts';
+import type { SessionStorage } from '../session/storage.ts';
+import { createTokenRefresher } from '../tokens/refresh.ts';
+import type { RefreshLock } from '../tokens/refresh-lock.ts';
+import { resolveCreatioBase } from './creatio-url.ts';
+import { handleODataProxy } from './odata.ts';
+
+export interface ApiDeps {
+  readonly config: Config;
+  readonly storage: SessionStorage;
+  readonly oidc: OidcClient;
+  readonly logger: Logger;
+  /** A distributed lock when several processes share the session store; in-process single flight otherwise. */
+  readonly refreshLock?: RefreshLock;
+}
+
+export type ApiRouter = Router & {
+  /** Closes the connection pool to Creatio. */
+  close(): Promise<void>;
+};
+
+/** Concurrent connections to Creatio per process; further requests queue in the pool. */
+const MAX_CONNECTIONS = 64;
+
+export function createApiRouter(deps: ApiDeps): ApiRouter {
+  const { config, logger } = deps;
+  const timeoutMs = config.proxyTimeoutMs;
+  const pool = new Pool(new URL(config.creatioUrl).origin, {
+    connections: MAX_CONNECTIONS,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    connect: { timeout: timeoutMs },
+  });
+  const tokens = createTokenRefresher({
+    storage: deps.storage,
+    oidc: deps.oidc,
+    logger,
+    lock: deps.refreshLock,
+  });
+
+  const router = createRouter();
+  router.use(requireCsrfHeader, requireSession);
+  for (const family of config.proxyAllow) {
+    const base = resolveCreatioBase(config, family);
+    // The handler sees req.url below the mount, exactly as received: buildCreatioUrl does the decoding.
+    router.use(
+      base.publicPath.slice('/api'.length),
+      handleODataProxy({ base, pool, tokens, logger, timeoutMs }),
+    );
+  }
+  return Object.assign(router, { close: () => pool.close() });
+}
