@@ -74,7 +74,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Bff
   app.use('/auth', createAuthRouter({ config, storage, oidc, logger }));
   const api = createApiRouter({ config, storage, oidc, logger });
   app.use('/api', api);
-  app.use(createDiagnosticsRouter({ config, storage }));
+  if (config.diagnosticsEnabled) app.use(createDiagnosticsRouter({ config, storage }));
   app.use(createUiRouter({ config }));
 
   app.use((req, _res, next) =>

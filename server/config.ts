@@ -48,6 +48,11 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Timeout for calls to the Identity Service (discovery, token, revocation). */
   readonly httpTimeoutMs: number;
+  /**
+   * /diagnostics shows the configuration's shape (URLs, client id; secrets masked) to anyone: on by default in
+   * development and the sandbox, off in production unless asked for.
+   */
+  readonly diagnosticsEnabled: boolean;
   /** How long the proxy waits for Creatio's response headers, and between pieces of its body. */
   readonly proxyTimeoutMs: number;
   /** Sign-ins a client address may start per minute (each stores a login transaction). */
@@ -146,6 +151,9 @@ const envSchema = z.object({
   HTTP_TIMEOUT_MS: optional(integer(500, 120_000, '10000')),
   LOGIN_RATE_LIMIT: optional(integer(1, 1_000_000, '120')),
   PROXY_TIMEOUT_MS: optional(integer(500, 600_000, '30000')),
+  DIAGNOSTICS_ENABLED: optional(
+    z.enum(['true', 'false'], { message: 'must be true or false, e.g. DIAGNOSTICS_ENABLED=false' }),
+  ),
 });
 
 function withoutTrailingSlash(url: string): string {
@@ -301,6 +309,7 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     httpTimeoutMs: e.HTTP_TIMEOUT_MS ?? 10_000,
     loginRateLimit: e.LOGIN_RATE_LIMIT ?? 120,
     proxyTimeoutMs: e.PROXY_TIMEOUT_MS ?? 30_000,
+    diagnosticsEnabled: e.DIAGNOSTICS_ENABLED === undefined ? !production : e.DIAGNOSTICS_ENABLED === 'true',
     warnings: Object.freeze(warnings),
   });
 }

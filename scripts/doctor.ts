@@ -1,0 +1,94 @@
+/**
+ * `npm run doctor [-- --json]`: checks the redirect-URI set-up of this app against its Identity Service and Creatio,
+ * reading the configuration exactly as `npm start` does (.env, then the environment). Exit code 0 when no check
+ * fails, 1 otherwise; never a stack trace.
+ *
+ * Without IDENTITY_SERVICE_URL the app runs against the built-in sandbox, whose client secret is made fresh on every
+ * start, so another process cannot check the sandbox of a running `npm start`. The doctor then starts a sandbox of
+ * its own on free ports, configured as `npm start` would configure it, checks that and stops it: a self-test of the
+ * set-up. The running app's sandbox is checked by its own page, <APP_URL>/diagnostics.
+ */
+import { randomBytes } from 'node:crypto';
+import { config as loadDotenv } from 'dotenv';
+import type { Sandbox } from '../sandbox/index.ts';
+import { type Config, ConfigError, loadConfig } from '../server/config.ts';
+import {
+  type DiagnosticsReport,
+  formatReport,
+  runDoctor,
+  STATUS_ICON,
+} from '../server/diagnostics/doctor.ts';
+
+const json = process.argv.includes('--json');
+
+function print(report: DiagnosticsReport & { note?: string }): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    if (report.note) process.stdout.write(`${report.note}\n\n`);
+    process.stdout.write(`${formatReport(report)}\n`);
+  }
+}
+
+/** A configuration that does not load is the first failed check, one line per problem. */
+function configurationFailed(issues: readonly string[]): DiagnosticsReport {
+  return {
+    ok: false,
+    checks: [
+      {
+        id: 'configuration',
+        title: 'Configuration',
+        status: 'fail',
+        summary: `The configuration does not load (${issues.length} problem${issues.length > 1 ? 's' : ''}); no other check can run.`,
+        fix: 'Correct the variables below in .env or the environment.',
+        details: issues.map((issue) => {
+          const [variable = 'problem', ...rest] = issue.split(': ');
+          return { label: variable, value: rest.join(': ') || issue };
+        }),
+      },
+    ],
+  };
+}
+
+async function main(): Promise<number> {
+  loadDotenv({ quiet: true });
+  const env = { ...process.env };
+  let config: Config;
+  let sandbox: Sandbox | undefined;
+  let note: string | undefined;
+  try {
+    if (env.IDENTITY_SERVICE_URL) {
+      config = loadConfig(env);
+    } else {
+      // Loaded only here: the sandbox pulls in oidc-provider, which a check of a real Creatio does not need.
+      const { startSandboxMode } = await import('../server/sandbox-mode.ts');
+      ({ config, sandbox } = await startSandboxMode({
+        ...env,
+        SANDBOX_IDENTITY_PORT: '0',
+        SANDBOX_CREATIO_PORT: '0',
+        // A throw-away secret: the doctor opens no session, and must not create the sandbox's secret file.
+        SESSION_SECRET: env.SESSION_SECRET || randomBytes(32).toString('base64url'),
+        SESSION_STORE: 'memory',
+      }));
+      note = `IDENTITY_SERVICE_URL is not set, so the app uses the built-in sandbox. Checked a fresh sandbox started by the doctor (as npm start sets it up); to check the running app's own sandbox open ${config.appUrl}/diagnostics, and set IDENTITY_SERVICE_URL to check a real Creatio.`;
+    }
+  } catch (error) {
+    if (!(error instanceof ConfigError)) {
+      process.stderr.write(`${STATUS_ICON.fail} The doctor could not start: ${(error as Error).message}\n`);
+      return 1;
+    }
+    const report = configurationFailed(error.issues);
+    print(report);
+    return 1;
+  }
+
+  try {
+    const report = await runDoctor(config);
+    print({ ...report, ...(note && { note }) });
+    return report.ok ? 0 : 1;
+  } finally {
+    await sandbox?.close();
+  }
+}
+
+process.exitCode = await main();
