@@ -1,0 +1,172 @@
+/**
+ * startSandbox(): the sandbox Identity Service and the Creatio stand-in, each on its own port, sharing one client
+ * registry. Used by `npm start` (no IDENTITY_SERVICE_URL), `npm run sandbox` and the tests (port 0). No side effect
+ * on import.
+ */
+import { randomBytes } from 'node:crypto';
+import http, { type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ClientRegistry } from './client-registry.ts';
+import { createCreatioStandIn } from './creatio.ts';
+import { createIdentityService } from './identity-service.ts';
+import { type CreatioFaults, createCreatioFaults, createSandboxStats, type SandboxStats } from './stats.ts';
+import { type DemoUser, demoUsers, technicalUser } from './users.ts';
+
+export interface SandboxOptions {
+  /** Listen address of both services; default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 5000; 0 = any free port. */
+  readonly identityPort?: number;
+  /** Default 5001; 0 = any free port. */
+  readonly creatioPort?: number;
+  /** Lifetime of access tokens; default 3600 s like Creatio's AccessTokenLifetime. Tests use a few seconds. */
+  readonly accessTokenTtlSeconds?: number;
+  /** The app's public base URL, for its client's redirect, post-logout and back-channel URLs. */
+  readonly appUrl?: string;
+  /** What Creatio's /0/identityServiceInfo/canUseAuthorizationCodeFlow answers; default true. */
+  readonly canUseAuthorizationCodeFlow?: boolean;
+}
+
+export interface ClientCredentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+export interface Sandbox {
+  readonly identityServiceUrl: string;
+  readonly creatioUrl: string;
+  /** The app's integrated application (authorization code + refresh token). */
+  readonly bffClient: ClientCredentials;
+  /** A server-to-server application (client credentials) acting as the technical user. */
+  readonly serviceClient: ClientCredentials;
+  readonly registry: ClientRegistry;
+  readonly users: readonly DemoUser[];
+  readonly stats: SandboxStats;
+  readonly faults: CreatioFaults;
+  close(): Promise<void>;
+}
+
+export const BFF_CLIENT_ID = 'creatio-oauth-bff-sandbox';
+export const SERVICE_CLIENT_ID = 'sandbox-service-client';
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const host = options.host ?? '127.0.0.1';
+  const appUrl = (options.appUrl ?? 'http://localhost:3000').replace(/\/+$/, '');
+  const stats = createSandboxStats();
+  const faults = createCreatioFaults();
+  const registry = new ClientRegistry();
+
+  // Both servers listen first, so that port 0 has become a real port before the services are built with their URLs.
+  const identity = await listenBeforeServing(host, options.identityPort ?? 5000);
+  let creatio: ListeningServer;
+  try {
+    creatio = await listenBeforeServing(host, options.creatioPort ?? 5001);
+  } catch (error) {
+    await identity.close();
+    throw error;
+  }
+
+  const bffClient = registry.add({
+    clientId: BFF_CLIENT_ID,
+    clientSecret: randomBytes(24).toString('base64url'),
+    name: 'creatio-oauth-bff (sandbox)',
+    applicationUrl: appUrl,
+    grantTypes: ['authorization_code', 'refresh_token'],
+    redirectUrls: [`${appUrl}/auth/callback`],
+    postLogoutRedirectUris: [`${appUrl}/`],
+    backchannelLogoutUri: `${appUrl}/auth/backchannel-logout`,
+    active: true,
+    systemUserId: undefined,
+  });
+  const serviceClient = registry.add({
+    clientId: SERVICE_CLIENT_ID,
+    name: 'Sandbox server-to-server integration',
+    applicationUrl: '',
+    grantTypes: ['client_credentials'],
+    postLogoutRedirectUris: [],
+    backchannelLogoutUri: undefined,
+    active: true,
+    systemUserId: technicalUser.sub,
+  });
+
+  try {
+    const identityService = await createIdentityService({
+      issuer: identity.url,
+      creatioUrl: creatio.url,
+      registry,
+      stats,
+      accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600,
+    });
+    identity.serve(identityService.callback);
+    creatio.serve(
+      createCreatioStandIn({
+        identityServiceUrl: identity.url,
+        creatioUrl: creatio.url,
+        registry,
+        stats,
+        faults,
+        canUseAuthorizationCodeFlow: options.canUseAuthorizationCodeFlow ?? true,
+      }),
+    );
+  } catch (error) {
+    await Promise.all([identity.close(), creatio.close()]);
+    throw error;
+  }
+
+  return {
+    identityServiceUrl: identity.url,
+    creatioUrl: creatio.url,
+    bffClient: { clientId: bffClient.clientId, clientSecret: bffClient.clientSecret },
+    serviceClient: { clientId: serviceClient.clientId, clientSecret: serviceClient.clientSecret },
+    registry,
+    users: demoUsers,
+    stats,
+    faults,
+    async close() {
+      await Promise.all([identity.close(), creatio.close()]);
+    },
+  };
+}
+
+interface ListeningServer {
+  /** http://host:port without a trailing slash. */
+  readonly url: string;
+  /** Starts answering requests with `listener` (until then: 503). */
+  serve(listener: RequestListener): void;
+  /** Stops listening and drops keep-alive connections, so a test run ends at once. */
+  close(): Promise<void>;
+}
+
+/** Rejects with Node's own error (code EADDRINUSE, port) when the port is taken. */
+async function listenBeforeServing(host: string, port: number): Promise<ListeningServer> {
+  let listener: RequestListener = (_req, res) => {
+    res.writeHead(503, { 'retry-after': '1' }).end();
+  };
+  const server = http.createServer((req, res) => listener(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port: actualPort } = server.address() as AddressInfo;
+  return {
+    url: `http://${urlHost(host)}:${actualPort}`,
+    serve(next) {
+      listener = next;
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** The host as it goes into a URL: a wildcard address is reached through loopback, IPv6 needs brackets. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,99 @@
+/**
+ * Signs a demo user in at the sandbox Identity Service without a browser: follows the authorization request,
+ * posts the login form and stops at the redirect to the client's redirect_uri. Cookies are kept by hand (fetch with
+ * redirect: 'manual' would drop them), by name only: every cookie here belongs to the one Identity Service host.
+ */
+
+/** The Identity Service's cookies, name → value. Pass the same jar again to reuse the sign-in session. */
+export type SandboxCookieJar = Map<string, string>;
+
+const MAX_HOPS = 10;
+
+/**
+ * Returns the callback URL the Identity Service redirected to (with code, state and iss, or with error).
+ * Throws when the sign-in is refused or the flow ends anywhere else.
+ */
+export async function completeSandboxLogin(
+  authorizeUrl: string,
+  user: { readonly username: string; readonly password: string },
+  cookies: SandboxCookieJar = new Map(),
+): Promise<URL> {
+  let url = new URL(authorizeUrl);
+  const redirectUri = url.searchParams.get('redirect_uri');
+  if (!redirectUri) throw new Error('the authorization URL has no redirect_uri');
+  const identityServiceOrigin = url.origin;
+  let request: RequestInit = { method: 'GET' };
+
+  for (let hop = 0; hop < MAX_HOPS; hop++) {
+    const response = await fetch(url, {
+      ...request,
+      redirect: 'manual',
+      headers: { ...(request.headers as Record<string, string>), cookie: toCookieHeader(cookies) },
+    });
+    storeCookies(cookies, response.headers.getSetCookie());
+
+    const location = response.headers.get('location');
+    if (response.status >= 300 && response.status < 400 && location) {
+      const next = new URL(location, url);
+      if (isAt(next, redirectUri)) return next;
+      if (next.origin !== identityServiceOrigin)
+        throw new Error(`redirected away from the Identity Service: ${next}`);
+      url = next;
+      request = { method: 'GET' };
+      continue;
+    }
+
+    const html = await response.text();
+    const error = /<p class="error"[^>]*>([^<]*)</.exec(html)?.[1];
+    if (error) throw new Error(`the sandbox refused the sign-in: ${decodeEntities(error)}`);
+    const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+    if (response.status !== 200 || !action) {
+      throw new Error(
+        `unexpected ${response.status} from ${url.pathname}: ${html.replace(/<[^>]+>/g, ' ').slice(0, 300)}`,
+      );
+    }
+    url = new URL(decodeEntities(action), url);
+    request = {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: user.username, password: user.password }).toString(),
+    };
+  }
+  throw new Error(`no redirect to ${redirectUri} after ${MAX_HOPS} requests`);
+}
+
+/** Exact match of scheme, host, port and path, as the Identity Service matches redirect URIs. */
+function isAt(url: URL, redirectUri: string): boolean {
+  const expected = new URL(redirectUri);
+  return url.origin === expected.origin && url.pathname === expected.pathname;
+}
+
+function toCookieHeader(cookies: SandboxCookieJar): string {
+  return [...cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+}
+
+function storeCookies(cookies: SandboxCookieJar, setCookieHeaders: readonly string[]): void {
+  for (const header of setCookieHeaders) {
+    const [pair = '', ...attributes] = header.split(';');
+    const separator = pair.indexOf('=');
+    const name = pair.slice(0, separator).trim();
+    const value = pair.slice(separator + 1).trim();
+    const expired = attributes.some((attribute) => {
+      const [key = '', raw = ''] = attribute.trim().split('=');
+      if (key.toLowerCase() === 'max-age') return Number(raw) <= 0;
+      if (key.toLowerCase() === 'expires') return Date.parse(raw) <= Date.now();
+      return false;
+    });
+    if (expired || value === '') cookies.delete(name);
+    else cookies.set(name, value);
+  }
+}
+
+function decodeEntities(text: string): string {
+  return text
+    .replaceAll('&lt;', '<')
+    .replaceAll('&gt;', '>')
+    .replaceAll('&quot;', '"')
+    .replaceAll('&#39;', "'")
+    .replaceAll('&amp;', '&');
+}
