@@ -16,7 +16,8 @@ function fail(lines: readonly string[]): never {
 }
 
 function describeListenError(err: NodeJS.ErrnoException, what: string): string {
-  if (err.code === 'EADDRINUSE') return `${what}: the port is in use by another program; stop it or choose another port.`;
+  if (err.code === 'EADDRINUSE')
+    return `${what}: the port is in use by another program; stop it or choose another port.`;
   if (err.code === 'EACCES') return `${what}: not allowed to listen there; choose a port above 1024.`;
   if (err.code === 'EADDRNOTAVAIL') return `${what}: this machine has no such address; check HOST.`;
   return `${what}: ${err.message}`;
@@ -37,7 +38,12 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof ConfigError) fail(err.issues);
     const e = err as NodeJS.ErrnoException;
-    fail([describeListenError(e, 'The sandbox could not start (SANDBOX_IDENTITY_PORT 5000 / SANDBOX_CREATIO_PORT 5001)')]);
+    fail([
+      describeListenError(
+        e,
+        'The sandbox could not start (SANDBOX_IDENTITY_PORT 5000 / SANDBOX_CREATIO_PORT 5001)',
+      ),
+    ]);
   }
 
   const logger = createLogger(config.logLevel);
@@ -48,12 +54,16 @@ async function main(): Promise<void> {
     fail([describeListenError(err, `Cannot listen on ${config.host}:${config.port} (PORT, HOST)`)]);
   });
   server.listen(config.port, config.host, () => {
-    const lines = [`Creatio OAuth BFF listening on ${config.appUrl}  (bound to ${config.host}:${config.port})`];
+    const lines = [
+      `Creatio OAuth BFF listening on ${config.appUrl}  (bound to ${config.host}:${config.port})`,
+    ];
     if (sandbox) {
       lines.push(
         `Sandbox: Identity Service ${sandbox.identityServiceUrl}, Creatio ${sandbox.creatioUrl}`,
         'Demo users (sign in at the URL above):',
-        ...sandbox.users.map((u) => `  ${u.username.padEnd(6)} / ${u.password.padEnd(11)}  ${u.name} <${u.email}>`),
+        ...sandbox.users.map(
+          (u) => `  ${u.username.padEnd(6)} / ${u.password.padEnd(11)}  ${u.name} <${u.email}>`,
+        ),
         'Set IDENTITY_SERVICE_URL (see README.md and .env.example) to use a real Creatio.',
       );
     } else {

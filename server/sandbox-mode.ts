@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BFF_CLIENT_ID, type Sandbox, startSandbox } from '../sandbox/index.ts';
-import { ConfigError, type Config, type Env, loadConfig } from './config.ts';
+import { type Config, ConfigError, type Env, loadConfig } from './config.ts';
 
 const DEV_SECRET_FILE = './data/.sandbox-session-secret';
 
@@ -36,7 +36,9 @@ function ttlFrom(env: Env): number | undefined {
   const raw = env.SANDBOX_ACCESS_TOKEN_TTL;
   if (raw === undefined || raw === '') return undefined;
   if (!/^\d+$/.test(raw) || Number(raw) < 1) {
-    throw new ConfigError(['SANDBOX_ACCESS_TOKEN_TTL: must be a whole number of seconds, e.g. SANDBOX_ACCESS_TOKEN_TTL=3600']);
+    throw new ConfigError([
+      'SANDBOX_ACCESS_TOKEN_TTL: must be a whole number of seconds, e.g. SANDBOX_ACCESS_TOKEN_TTL=3600',
+    ]);
   }
   return Number(raw);
 }
@@ -54,7 +56,12 @@ export async function startSandboxMode(env: Env): Promise<{ config: Config; sand
     SESSION_SECRET: env.SESSION_SECRET || sandboxSessionSecret(),
   };
   const draft = loadConfig(sandboxEnv, { sandbox: true });
-  const sandbox = await startSandbox({ identityPort, creatioPort, appUrl: draft.appUrl, accessTokenTtlSeconds });
+  const sandbox = await startSandbox({
+    identityPort,
+    creatioPort,
+    appUrl: draft.appUrl,
+    accessTokenTtlSeconds,
+  });
   const config = loadConfig(
     {
       ...sandboxEnv,
