@@ -22,7 +22,10 @@ export function toSafeReturnTo(raw: unknown): string {
     return '/';
   }
   if (url.origin !== BASE) return '/';
-  // The sign-in routes themselves are no destination (a return to /auth/login would loop).
-  if (url.pathname === '/auth' || url.pathname.startsWith('/auth/')) return '/';
+  // Dot segments collapse: "/.//evil" and "/a/..//evil" normalise to "//evil", which a browser reads as another host.
+  if (url.pathname.startsWith('//')) return '/';
+  // The sign-in routes themselves are no destination (a return to /auth/login would loop); Express routes ignore case.
+  const path = url.pathname.toLowerCase();
+  if (path === '/auth' || path.startsWith('/auth/')) return '/';
   return `${url.pathname}${url.search}${url.hash}`;
 }

@@ -21,7 +21,6 @@ export function createUiRouter({ config }: UiDeps): Router {
   // What the home page says it is connected to; computed once, not per request.
   const connection = Object.freeze({
     creatioUrl: config.creatioUrl,
-    identityServiceUrl: config.identityServiceUrl,
     sandbox: config.sandbox,
   });
 

@@ -1,0 +1,369 @@
+/**
+ * The Accounts page: a table over `GET /api/odata/Account` with search, sorting and paging done by Creatio
+ * ($filter, $orderby, $top/$skip, $count=true), and create / edit / delete through POST, PATCH and DELETE.
+ * The view's state lives in the address bar (?q=&sort=&dir=&page=&size=), so "sign in again" comes back to it.
+ */
+import { ApiError, apiJson, clearError, showError } from './api.js';
+import { byId, debounce, h } from './dom.js';
+import { entityPath, toODataString, toQueryString } from './odata.js';
+
+const columns = ['Id', 'Name', 'Code', 'Phone', 'Web', 'City', 'Notes', 'ModifiedOn'];
+const editableFields = ['Name', 'Code', 'City', 'Phone', 'Web', 'Notes'];
+const sortableFields = new Set(['Name', 'Code', 'City', 'Phone', 'Web', 'ModifiedOn']);
+const pageSizes = new Set([10, 20, 50]);
+const defaults = Object.freeze({ q: '', sort: 'Name', dir: 'asc', page: 1, size: 20 });
+const searchDelayMs = 300;
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+
+const ui = {
+  search: byId('account-search'),
+  filters: byId('account-filters'),
+  pageSize: byId('page-size'),
+  region: byId('accounts-region'),
+  loading: byId('accounts-loading'),
+  table: byId('accounts-table'),
+  body: byId('accounts-body'),
+  empty: byId('accounts-empty'),
+  emptyTitle: byId('accounts-empty-title'),
+  emptyText: byId('accounts-empty-text'),
+  error: byId('accounts-error'),
+  notice: byId('accounts-notice'),
+  summary: byId('accounts-summary'),
+  pageIndicator: byId('page-indicator'),
+  previous: byId('previous-page'),
+  next: byId('next-page'),
+  newAccount: byId('new-account'),
+  accountDialog: byId('account-dialog'),
+  accountForm: byId('account-form'),
+  accountTitle: byId('account-dialog-title'),
+  accountError: byId('account-form-error'),
+  accountSubmit: byId('account-submit'),
+  deleteDialog: byId('delete-dialog'),
+  deleteForm: byId('delete-form'),
+  deleteName: byId('delete-account-name'),
+  deleteError: byId('delete-error'),
+  deleteSubmit: byId('delete-submit'),
+};
+
+// ---- state <-> address bar ----
+
+function readState() {
+  const params = new URLSearchParams(location.search);
+  const sort = params.get('sort');
+  const size = Number(params.get('size'));
+  const page = Number(params.get('page'));
+  return {
+    q: params.get('q') ?? defaults.q,
+    sort: sortableFields.has(sort) ? sort : defaults.sort,
+    dir: params.get('dir') === 'desc' ? 'desc' : 'asc',
+    page: Number.isInteger(page) && page > 0 ? page : defaults.page,
+    size: pageSizes.has(size) ? size : defaults.size,
+  };
+}
+
+function writeState() {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(state)) {
+    if (value !== defaults[key]) params.set(key, String(value));
+  }
+  const query = params.toString();
+  history.replaceState(null, '', query ? `${location.pathname}?${query}` : location.pathname);
+}
+
+const state = readState();
+
+// ---- loading ----
+
+function buildListUrl() {
+  const filter = state.q.trim() ? `contains(Name,${toODataString(state.q.trim())})` : '';
+  // A second key keeps paging stable when many rows share the first one (e.g. the same city).
+  const orderBy = state.sort === 'Name' ? `Name ${state.dir}` : `${state.sort} ${state.dir},Name asc`;
+  return `/api/odata/Account${toQueryString([
+    ['$select', columns.join(',')],
+    ['$filter', filter],
+    ['$orderby', orderBy],
+    ['$top', state.size],
+    ['$skip', (state.page - 1) * state.size],
+    ['$count', 'true'],
+  ])}`;
+}
+
+let inFlight;
+
+async function loadAccounts() {
+  inFlight?.abort();
+  const controller = new AbortController();
+  inFlight = controller;
+  writeState();
+  setBusy(true);
+  try {
+    const data = await apiJson(buildListUrl(), { signal: controller.signal });
+    const rows = Array.isArray(data?.value) ? data.value : [];
+    const total = typeof data?.['@odata.count'] === 'number' ? data['@odata.count'] : rows.length;
+    // A delete or a narrower search can leave us past the last page: step back to it.
+    const lastPage = Math.max(1, Math.ceil(total / state.size));
+    if (rows.length === 0 && state.page > lastPage) {
+      state.page = lastPage;
+      return loadAccounts();
+    }
+    clearError(ui.error);
+    renderRows(rows);
+    renderPaging(total, rows.length);
+  } catch (err) {
+    if (err?.name === 'AbortError') return;
+    renderRows([], { failed: true });
+    renderPaging(0, 0);
+    showError(ui.error, err, { retry: loadAccounts });
+  } finally {
+    if (inFlight === controller) setBusy(false);
+  }
+}
+
+function setBusy(busy) {
+  ui.region.setAttribute('aria-busy', String(busy));
+  if (busy) ui.region.hidden = false;
+  ui.loading.hidden = !busy;
+}
+
+// ---- rendering ----
+
+function placeholder() {
+  return h('span', { className: 'muted', 'aria-label': 'empty' }, '—');
+}
+
+function webCell(value) {
+  if (!value) return placeholder();
+  // Only http(s) becomes a link: a stored "javascript:" URL must stay text.
+  if (!/^https?:\/\//i.test(value)) return value;
+  return h(
+    'a',
+    { href: value, target: '_blank', rel: 'noopener noreferrer', title: value },
+    value.replace(/^https?:\/\//i, ''),
+  );
+}
+
+function dateCell(value) {
+  const date = value ? new Date(value) : undefined;
+  if (!date || Number.isNaN(date.getTime())) return placeholder();
+  return h('time', { datetime: value }, dateFormat.format(date));
+}
+
+function renderRow(account) {
+  const name = account.Name || '(no name)';
+  return h(
+    'tr',
+    { dataset: { id: account.Id } },
+    h(
+      'td',
+      { className: 'cell-name', 'data-label': 'Name' },
+      h('span', { className: 'account-name' }, name),
+      account.Notes ? h('span', { className: 'cell-sub' }, account.Notes) : undefined,
+    ),
+    h('td', { 'data-label': 'Code' }, account.Code || placeholder()),
+    h('td', { 'data-label': 'City' }, account.City || placeholder()),
+    h('td', { 'data-label': 'Phone', className: 'nowrap' }, account.Phone || placeholder()),
+    h('td', { 'data-label': 'Web', className: 'cell-web' }, webCell(account.Web)),
+    h('td', { 'data-label': 'Modified', className: 'nowrap' }, dateCell(account.ModifiedOn)),
+    h(
+      'td',
+      { className: 'cell-actions' },
+      h(
+        'button',
+        {
+          type: 'button',
+          className: 'button button-ghost button-small',
+          'aria-label': `Edit ${name}`,
+          onclick: () => openAccountDialog(account),
+        },
+        'Edit',
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          className: 'button button-ghost button-small button-danger-text',
+          'aria-label': `Delete ${name}`,
+          onclick: () => openDeleteDialog(account),
+        },
+        'Delete',
+      ),
+    ),
+  );
+}
+
+function renderRows(rows, { failed = false } = {}) {
+  ui.body.replaceChildren(...rows.map(renderRow));
+  // After a failure the alert says it all; an empty frame below it would only look broken.
+  ui.region.hidden = failed;
+  const empty = rows.length === 0 && !failed;
+  ui.empty.hidden = !empty;
+  ui.table.hidden = rows.length === 0;
+  if (empty) {
+    const searching = state.q.trim() !== '';
+    ui.emptyTitle.textContent = searching ? `No accounts match “${state.q.trim()}”` : 'No accounts yet';
+    ui.emptyText.textContent = searching
+      ? 'Check the spelling or search for part of the name.'
+      : 'Accounts you own in Creatio appear here. Create the first one with “New account”.';
+  }
+}
+
+function renderPaging(total, shown) {
+  const pages = Math.max(1, Math.ceil(total / state.size));
+  const first = total === 0 ? 0 : (state.page - 1) * state.size + 1;
+  ui.summary.textContent =
+    total === 0 ? '' : `Showing ${first}–${first + shown - 1} of ${total} account${total === 1 ? '' : 's'}`;
+  ui.pageIndicator.textContent = total === 0 ? '' : `Page ${state.page} of ${pages}`;
+  ui.previous.disabled = state.page <= 1;
+  ui.next.disabled = state.page >= pages;
+}
+
+function renderSortHeaders() {
+  for (const th of ui.table.querySelectorAll('th[data-sort]')) {
+    if (th.dataset.sort === state.sort) {
+      th.setAttribute('aria-sort', state.dir === 'asc' ? 'ascending' : 'descending');
+    } else {
+      th.removeAttribute('aria-sort');
+    }
+  }
+}
+
+let noticeTimer;
+
+function showNotice(text) {
+  ui.notice.replaceChildren(h('div', { className: 'alert alert-success' }, h('p', {}, text)));
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => ui.notice.replaceChildren(), 6000);
+}
+
+// ---- create / edit ----
+
+let editing;
+
+function openAccountDialog(account) {
+  editing = account;
+  ui.accountForm.reset();
+  clearError(ui.accountError);
+  ui.accountTitle.textContent = account ? 'Edit account' : 'New account';
+  ui.accountSubmit.textContent = account ? 'Save changes' : 'Create account';
+  for (const field of editableFields) {
+    ui.accountForm.elements[field].value = account?.[field] ?? '';
+  }
+  ui.accountDialog.showModal();
+  ui.accountForm.elements.Name.focus();
+}
+
+function readAccountForm() {
+  const values = {};
+  for (const field of editableFields) values[field] = ui.accountForm.elements[field].value.trim();
+  return values;
+}
+
+/** For a new account: the filled-in fields. For an edit: only what changed, so PATCH touches nothing else. */
+function toRequestBody(values) {
+  const entries = Object.entries(values).filter(([field, value]) =>
+    editing ? value !== (editing[field] ?? '') : value !== '',
+  );
+  return Object.fromEntries(entries);
+}
+
+async function saveAccount(event) {
+  event.preventDefault();
+  const values = readAccountForm();
+  if (!values.Name) {
+    showError(ui.accountError, new ApiError('Enter a name for the account.'));
+    ui.accountForm.elements.Name.focus();
+    return;
+  }
+  const body = toRequestBody(values);
+  if (editing && Object.keys(body).length === 0) {
+    ui.accountDialog.close();
+    return;
+  }
+  ui.accountSubmit.disabled = true;
+  try {
+    if (editing) {
+      await apiJson(entityPath('Account', editing.Id), { method: 'PATCH', body });
+    } else {
+      await apiJson('/api/odata/Account', { method: 'POST', body });
+    }
+    ui.accountDialog.close();
+    showNotice(editing ? `Saved changes to “${values.Name}”.` : `Created account “${values.Name}”.`);
+    await loadAccounts();
+  } catch (err) {
+    showError(ui.accountError, err);
+  } finally {
+    ui.accountSubmit.disabled = false;
+  }
+}
+
+// ---- delete ----
+
+let deleting;
+
+function openDeleteDialog(account) {
+  deleting = account;
+  clearError(ui.deleteError);
+  ui.deleteName.textContent = account.Name || '(no name)';
+  ui.deleteDialog.showModal();
+}
+
+async function deleteAccount(event) {
+  event.preventDefault();
+  ui.deleteSubmit.disabled = true;
+  try {
+    await apiJson(entityPath('Account', deleting.Id), { method: 'DELETE' });
+    ui.deleteDialog.close();
+    showNotice(`Deleted account “${deleting.Name}”.`);
+    await loadAccounts();
+  } catch (err) {
+    showError(ui.deleteError, err);
+  } finally {
+    ui.deleteSubmit.disabled = false;
+  }
+}
+
+// ---- wiring ----
+
+const searchSoon = debounce(() => {
+  state.q = ui.search.value;
+  state.page = 1;
+  loadAccounts();
+}, searchDelayMs);
+
+ui.search.value = state.q;
+ui.pageSize.value = String(state.size);
+ui.search.addEventListener('input', searchSoon);
+ui.filters.addEventListener('submit', (event) => event.preventDefault());
+ui.pageSize.addEventListener('change', () => {
+  state.size = Number(ui.pageSize.value);
+  state.page = 1;
+  loadAccounts();
+});
+ui.table.querySelector('thead').addEventListener('click', (event) => {
+  const th = event.target.closest('th[data-sort]');
+  if (!th || !event.target.closest('button')) return;
+  const field = th.dataset.sort;
+  state.dir = state.sort === field && state.dir === 'asc' ? 'desc' : 'asc';
+  state.sort = field;
+  state.page = 1;
+  renderSortHeaders();
+  loadAccounts();
+});
+ui.previous.addEventListener('click', () => {
+  state.page = Math.max(1, state.page - 1);
+  loadAccounts();
+});
+ui.next.addEventListener('click', () => {
+  state.page += 1;
+  loadAccounts();
+});
+ui.newAccount.addEventListener('click', () => openAccountDialog(undefined));
+ui.accountForm.addEventListener('submit', saveAccount);
+ui.deleteForm.addEventListener('submit', deleteAccount);
+for (const button of document.querySelectorAll('[data-close-dialog]')) {
+  button.addEventListener('click', () => button.closest('dialog').close());
+}
+
+renderSortHeaders();
+loadAccounts();
