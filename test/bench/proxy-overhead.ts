@@ -25,7 +25,12 @@ interface Run {
   cpuMs: number;
 }
 
-async function measure(pool: Pool, path: string, headers: Record<string, string>, count: number): Promise<Run> {
+async function measure(
+  pool: Pool,
+  path: string,
+  headers: Record<string, string>,
+  count: number,
+): Promise<Run> {
   let next = 0;
   const worker = async () => {
     while (next < count) {
@@ -95,10 +100,18 @@ async function main(): Promise<void> {
       cpu: (run.cpuMs / REQUESTS).toFixed(3),
     });
     const overheadCpu = (proxied.cpuMs - baseline.cpuMs) / REQUESTS;
-    console.log(`requests: ${REQUESTS} × GET ${PATH} (concurrency ${CONCURRENCY}, session store ${config.sessionStore.kind})`);
-    console.log(`direct to Creatio stand-in   ms/request wall ${perRequest(baseline).wall}  cpu ${perRequest(baseline).cpu}`);
-    console.log(`through the BFF              ms/request wall ${perRequest(proxied).wall}  cpu ${perRequest(proxied).cpu}`);
-    console.log(`ratio BFF / direct           wall ${(proxied.wallMs / baseline.wallMs).toFixed(2)}×  cpu ${(proxied.cpuMs / baseline.cpuMs).toFixed(2)}×`);
+    console.log(
+      `requests: ${REQUESTS} × GET ${PATH} (concurrency ${CONCURRENCY}, session store ${config.sessionStore.kind})`,
+    );
+    console.log(
+      `direct to Creatio stand-in   ms/request wall ${perRequest(baseline).wall}  cpu ${perRequest(baseline).cpu}`,
+    );
+    console.log(
+      `through the BFF              ms/request wall ${perRequest(proxied).wall}  cpu ${perRequest(proxied).cpu}`,
+    );
+    console.log(
+      `ratio BFF / direct           wall ${(proxied.wallMs / baseline.wallMs).toFixed(2)}×  cpu ${(proxied.cpuMs / baseline.cpuMs).toFixed(2)}×`,
+    );
     console.log(`BFF CPU overhead per request ${overheadCpu.toFixed(3)} ms (target ≤ 0.300 ms)`);
   } finally {
     await bffPool.close();
