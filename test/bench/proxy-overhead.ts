@@ -4,16 +4,8 @@
  * one run, and the difference is reported as a ratio and as CPU per request (target: ≤ 0.3 ms).
  * Everything runs on 127.0.0.1; loops are bounded.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
-import { startSandbox } from '../../sandbox/index.ts';
-import { findUserByUsername } from '../../sandbox/users.ts';
-import { createApp } from '../../server/app.ts';
-import { loadConfig } from '../../server/config.ts';
-import { createLogger } from '../../server/logger.ts';
-import { sessionIdFromCookie } from '../support/harness.ts';
-import { completeSandboxLogin } from '../support/sandbox-login.ts';
+import { startHarness } from '../support/harness.ts';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3000);
 const CONCURRENCY = 8;
@@ -49,41 +41,14 @@ async function measure(
 }
 
 async function main(): Promise<void> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const sandbox = await startSandbox({ identityPort: 0, creatioPort: 0, appUrl: baseUrl });
-  const config = loadConfig(
-    {
-      IDENTITY_SERVICE_URL: sandbox.identityServiceUrl,
-      CREATIO_URL: sandbox.creatioUrl,
-      OAUTH_CLIENT_ID: sandbox.bffClient.clientId,
-      OAUTH_CLIENT_SECRET: sandbox.bffClient.clientSecret,
-      APP_URL: baseUrl,
-      SESSION_SECRET: 'bench-secret-'.padEnd(48, 'x'),
-      SESSION_STORE: process.env.BENCH_SESSION_STORE ?? 'memory',
-      LOG_LEVEL: 'silent',
-    },
-    { sandbox: true },
-  );
-  const bff = await createApp(config, { logger: createLogger('silent') });
-  server.on('request', bff.app);
-
+  // The same wiring as the integration tests: sandbox + a real BFF on 127.0.0.1, with tokens that outlive the run.
+  const h = await startHarness({ env: { SESSION_STORE: process.env.BENCH_SESSION_STORE ?? 'memory' } });
+  const { config, baseUrl, sandbox } = h;
   const bffPool = new Pool(baseUrl, { connections: CONCURRENCY });
   const creatioPool = new Pool(sandbox.creatioUrl, { connections: CONCURRENCY });
   try {
-    // Sign in once, through the real flow.
-    const login = await bffPool.request({ method: 'GET', path: '/auth/login' });
-    await login.body.dump();
-    const callback = await completeSandboxLogin(String(login.headers.location), findUserByUsername('alice')!);
-    const done = await bffPool.request({ method: 'GET', path: `${callback.pathname}${callback.search}` });
-    await done.body.dump();
-    const cookie = ([] as string[])
-      .concat(done.headers['set-cookie'] ?? [])
-      .map((c) => c.split(';')[0]!)
-      .find((c) => c.startsWith(`${config.cookie.name}=`));
-    if (!cookie) throw new Error('sign-in set no session cookie');
-    const tokens = await bff.storage.tokens.get(sessionIdFromCookie(cookie));
+    const { cookie, sessionId } = await h.signIn(h.agent());
+    const tokens = await h.bff.storage.tokens.get(sessionId);
     if (!tokens) throw new Error('no token set after sign-in');
 
     const direct = { authorization: `Bearer ${tokens.accessToken}`, accept: 'application/json' };
@@ -116,10 +81,7 @@ async function main(): Promise<void> {
   } finally {
     await bffPool.close();
     await creatioPool.close();
-    server.closeAllConnections();
-    server.close();
-    await bff.close();
-    await sandbox.close();
+    await h.close();
   }
 }
 
