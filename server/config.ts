@@ -202,7 +202,9 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     const value = e[name];
     if (typeof value === 'string') return value;
     if (!invalid.has(name))
-      issues.push(`${name}: is required outside the sandbox (when IDENTITY_SERVICE_URL is set), e.g. ${name}=${example}`);
+      issues.push(
+        `${name}: is required outside the sandbox (when IDENTITY_SERVICE_URL is set), e.g. ${name}=${example}`,
+      );
     return '';
   };
 
