@@ -278,6 +278,12 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     );
   }
 
+  if (e.TRUST_PROXY === 'true' || e.TRUST_PROXY === 'on') {
+    warnings.push(
+      'TRUST_PROXY: true believes any client-supplied X-Forwarded-For, so per-address limits can be bypassed; name the hop count or the proxy addresses instead, e.g. TRUST_PROXY=1 or TRUST_PROXY=loopback',
+    );
+  }
+
   if (issues.length > 0) throw new ConfigError(issues);
 
   const redirectUri = e.OAUTH_REDIRECT_URI ?? `${appUrl}/auth/callback`;

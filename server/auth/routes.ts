@@ -19,6 +19,8 @@ export function createAuthRouter(deps: AuthDeps): Router {
     limit: deps.config.loginRateLimit,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
+    // config.ts warns about TRUST_PROXY=true once at start-up; no need for a second warning per request.
+    validate: { trustProxy: false },
     handler: (_req, _res, next) => next(new BffError(ErrorCode.RateLimited)),
   });
   const formBody = express.urlencoded({ extended: false, limit: '4kb' });

@@ -338,3 +338,14 @@ describe('maskSecret', () => {
     expect(masked.length).toBeLessThan(value.length);
   });
 });
+
+describe('TRUST_PROXY', () => {
+  it('warns that true trusts any X-Forwarded-For, and not for a hop count', () => {
+    expect(load({ TRUST_PROXY: 'true' }).warnings).toEqual([
+      expect.stringMatching(/^TRUST_PROXY: .*TRUST_PROXY=1/),
+    ]);
+    expect(load({ TRUST_PROXY: '1' }).warnings).toEqual([]);
+    expect(load({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(load({ TRUST_PROXY: 'loopback' }).trustProxy).toBe('loopback');
+  });
+});
