@@ -8,7 +8,6 @@ import type { Sandbox } from '../sandbox/index.ts';
 import { createApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
-import { startSandboxMode } from './sandbox-mode.ts';
 
 function fail(lines: readonly string[]): never {
   for (const line of lines) process.stderr.write(`${line}\n`);
@@ -33,6 +32,8 @@ async function main(): Promise<void> {
     if (env.IDENTITY_SERVICE_URL) {
       config = loadConfig(env);
     } else {
+      // Loaded only when needed: a deployment against a real Creatio never loads the sandbox's oidc-provider.
+      const { startSandboxMode } = await import('./sandbox-mode.ts');
       ({ config, sandbox } = await startSandboxMode(env));
     }
   } catch (err) {
