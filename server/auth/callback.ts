@@ -1,8 +1,9 @@
 /**
  * GET /auth/callback — finishes the authorization-code flow.
- * take the transaction (once) → authorizationCodeGrant (state, PKCE, nonce, iss, ID token checks) → a new session
- * id (no fixation) → tokens stored server-side → 302 to the validated returnTo. Every failure ends on a page that
- * says what happened and what to check, and creates no session.
+ * take the transaction (once) → only in the browser that started it (login-binding.ts) →
+ * authorizationCodeGrant (state, PKCE, nonce, iss, ID token checks) → a new session id (no fixation) → tokens
+ * stored server-side → 302 to the validated returnTo. Every failure ends on a page that says what happened and
+ * what to check, and creates no session.
  */
 import type { Request, RequestHandler } from 'express';
 import * as oidc from 'openid-client';
@@ -10,6 +11,13 @@ import { BffError, ErrorCode } from '../errors.ts';
 import type { SessionUser } from '../session/store.ts';
 import { toTokenSet } from '../session/token-store.ts';
 import type { AuthDeps } from './deps.ts';
+import { createLoginBinding } from './login-binding.ts';
+
+/**
+ * RFC 6749's error codes are short ASCII words. Anything else is not echoed: a crafted link could otherwise put
+ * its own words ("your account is locked, call …") on our page.
+ */
+const OAUTH_ERROR_CODE = /^[a-z0-9_]{1,64}$/i;
 
 /** What an `error=` in the callback means for the person, and what to check. */
 function authorizationError(error: string, description: string | undefined, deps: AuthDeps): BffError {
@@ -44,7 +52,9 @@ function authorizationError(error: string, description: string | undefined, deps
       });
     default:
       return new BffError(ErrorCode.InvalidCallback, {
-        message: `The Identity Service answered the sign-in with "${error}".`,
+        message: OAUTH_ERROR_CODE.test(error)
+          ? `The Identity Service answered the sign-in with "${error}".`
+          : 'The Identity Service answered the sign-in with an error.',
         hint: 'Start the sign-in again. If it keeps failing, /diagnostics checks the configuration.',
         logDetail,
       });
@@ -116,6 +126,7 @@ function text(value: unknown): string | undefined {
 
 export function handleCallback(deps: AuthDeps): RequestHandler {
   const { config, storage, oidc: client, logger } = deps;
+  const binding = createLoginBinding(config);
   return async (req, res) => {
     const state = text(req.query.state);
     const error = text(req.query.error);
@@ -129,6 +140,16 @@ export function handleCallback(deps: AuthDeps): RequestHandler {
           : 'This is not a valid sign-in response: it has no state.',
         hint: 'Start the sign-in again from the home page.',
         logDetail: state ? 'callback with an unknown, used or expired state' : 'callback without state',
+      });
+    }
+    // Checked after take(): a callback opened in the wrong browser burns the transaction, so the code in that URL
+    // cannot be used anywhere any more.
+    if (!binding.isBound(req, transaction.browserBinding)) {
+      throw new BffError(ErrorCode.InvalidCallback, {
+        message: 'This sign-in response was started in another browser, so it was not accepted.',
+        hint: 'Start the sign-in again in this browser. Never follow a sign-in link someone else sent you: it could sign you in to their account.',
+        logDetail:
+          'callback from a browser that did not start the login (login CSRF, or the binding cookie was lost)',
       });
     }
 
@@ -164,8 +185,19 @@ export function handleCallback(deps: AuthDeps): RequestHandler {
     }
     const user: SessionUser = { sub: claims.sub, name, email };
 
-    // A previous user's token set must not outlive their session record.
-    if (req.session.user) await storage.tokens.delete(req.sessionID);
+    // Signing in over a live session: the previous grant must not outlive its session record. Revoking is best
+    // effort (the sign-in in hand matters more); the token set goes either way.
+    if (req.session.user) {
+      const previous = await storage.tokens.get(req.sessionID);
+      if (previous?.refreshToken) {
+        await oidc
+          .tokenRevocation(configuration, previous.refreshToken, { token_type_hint: 'refresh_token' })
+          .catch((err: Error) =>
+            logger.warn({ reqId: req.id, detail: err.message }, 'revoking the previous grant failed'),
+          );
+      }
+      await storage.tokens.delete(req.sessionID);
+    }
     await regenerate(req);
     req.session.user = user;
     req.session.signedInAt = Date.now();

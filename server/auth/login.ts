@@ -1,15 +1,18 @@
 /**
  * GET /auth/login?returnTo=/local/path — starts the authorization-code flow.
  * A fresh state, nonce and PKCE verifier for every redirect, kept server-side under the state (so parallel
- * sign-ins in several tabs do not clobber each other); the browser carries only the state.
+ * sign-ins in several tabs do not clobber each other); the browser carries the state and a cookie that binds the
+ * login to it (login-binding.ts), so only this browser can finish it.
  */
 import type { RequestHandler } from 'express';
 import * as oidc from 'openid-client';
 import { toSafeReturnTo } from '../security/return-to.ts';
 import type { AuthDeps } from './deps.ts';
+import { createLoginBinding } from './login-binding.ts';
 
 export function handleLogin({ config, storage, oidc: client }: AuthDeps): RequestHandler {
   const scope = config.scopes.join(' ');
+  const binding = createLoginBinding(config);
   return async (req, res) => {
     const configuration = await client.getConfiguration();
     const state = oidc.randomState();
@@ -20,6 +23,7 @@ export function handleLogin({ config, storage, oidc: client }: AuthDeps): Reques
       nonce,
       codeVerifier,
       returnTo: toSafeReturnTo(req.query.returnTo),
+      browserBinding: binding.bind(req, res),
       createdAt: Date.now(),
     });
     const authorizationUrl = oidc.buildAuthorizationUrl(configuration, {

@@ -43,6 +43,11 @@ export function handleLogout({ config, storage, oidc: client, logger }: AuthDeps
 
     if (req.session.user) logger.info({ reqId: req.id, sub: req.session.user.sub }, 'signed out');
     await endSession(storage, sessionId);
+    // Detach this request from the ended session as well. Otherwise express-session (rolling cookies) sends the old
+    // session cookie again after the clearCookie below, and would write the record back had anything changed it.
+    await new Promise<void>((resolve, reject) =>
+      req.session.destroy((err) => (err ? reject(err) : resolve())),
+    );
     res.clearCookie(config.cookie.name, {
       path: '/',
       httpOnly: true,

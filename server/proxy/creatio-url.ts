@@ -51,8 +51,12 @@ export function resolveCreatioBase(
 const FORBIDDEN_RAW = /[\p{Cc} \\]/u;
 /** Encoded controls, slash and backslash, and any encoded "%": a second decoding (%252f → %2f → /) is not ours. */
 const FORBIDDEN_ENCODED = /%(?:[01][0-9a-f]|7f|5c|2f|25)/i;
-/** ".", "..", "...", and "..;x" (servlet containers treat the part after ";" as a parameter). */
-const DOTS_ONLY = /^\.+(?:;.*)?$/;
+/**
+ * ".", "..", "...", and "..;x" (servlet containers treat the part after ";" as a parameter); also padded with
+ * whitespace (".. "), which Windows trims from path segments. Whitespace and dots are disjoint classes, so the
+ * pattern cannot backtrack.
+ */
+const DOTS_ONLY = /^\s*\.+\s*(?:;.*)?$/u;
 const NON_ASCII = /\P{ASCII}/u;
 /** Query strings are forwarded byte for byte (OData needs $filter intact), but never with a raw control or space. */
 const FORBIDDEN_IN_QUERY = /[\p{Cc} ]/u;

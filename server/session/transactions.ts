@@ -11,6 +11,8 @@ export interface LoginTransaction {
   readonly codeVerifier: string;
   /** A validated local path. */
   readonly returnTo: string;
+  /** SHA-256 of the browser's login-binding cookie: only that browser may finish this login (auth/login-binding.ts). */
+  readonly browserBinding: string;
   readonly createdAt: number;
 }
 

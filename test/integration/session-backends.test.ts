@@ -185,6 +185,7 @@ describe('sqlite backend on a file', () => {
       nonce: 'n',
       codeVerifier: 'v',
       returnTo: '/accounts',
+      browserBinding: 'b',
       createdAt: Date.now(),
     });
     await before.close();

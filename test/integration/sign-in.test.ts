@@ -10,6 +10,7 @@ import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findUserByUsername } from '../../sandbox/users.ts';
 import { createApp } from '../../server/app.ts';
+import { loginBindingCookieName } from '../../server/auth/login-binding.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
 import { type Agent, type Harness, sessionIdFromCookie, startHarness } from '../support/harness.ts';
@@ -65,9 +66,12 @@ describe('authorization request', () => {
     expect(p.get('scope')?.split(' ')).toEqual(expect.arrayContaining(['openid', 'offline_access']));
   });
 
-  it('sets no cookie before sign-in completes: the login transaction lives server-side', async () => {
+  it('sets no session cookie before sign-in completes: the login transaction lives server-side', async () => {
     const res = await h.agent().get('/auth/login').expect(302);
-    expect(setCookies(res)).toEqual([]);
+    // Only the login-binding cookie (security-sign-in.test.ts), which ties the transaction to this browser.
+    expect(setCookies(res).map((c) => c.slice(0, c.indexOf('=')))).toEqual([
+      loginBindingCookieName(h.config),
+    ]);
   });
 });
 
@@ -140,6 +144,19 @@ describe('callback', () => {
     expect(await h.bff.storage.tokens.get(after.sessionId)).toBeDefined();
   });
 
+  it('revokes the previous grant when someone signs in over a live session', async () => {
+    const agent = h.agent();
+    const before = await h.signIn(agent, 'alice');
+    const previous = await h.bff.storage.tokens.get(before.sessionId);
+    const revocations = h.sandbox.stats.revocations.length;
+    await h.signIn(agent, 'bob');
+    expect(h.sandbox.stats.revocations.length).toBe(revocations + 1);
+    await expect(
+      oidc.refreshTokenGrant(await h.bff.oidc.getConfiguration(), previous!.refreshToken!),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
+    await agent.get('/auth/session').expect(200, /Bob Brennan/);
+  });
+
   it('sends only local return paths back', async () => {
     for (const [returnTo, expected] of [
       ['//evil.example', '/'],
@@ -182,9 +199,9 @@ describe('forged, replayed and refused callbacks', () => {
   it('rejects a replayed callback', async () => {
     const agent = h.agent();
     const callback = await freshCallback(agent);
-    const victim = h.agent();
-    // The first use signs in (on another agent, so the replay's "no session" check is meaningful).
-    await victim.get(callback).expect(302);
+    // The first use signs in; the replay, from the same browser after it signed out, is refused.
+    await agent.get(callback).expect(302);
+    await agent.post('/auth/logout').set('X-CSRF', '1').expect(200);
     await expectRejected(agent, callback, 400, /already used or has expired/);
   });
 

@@ -188,6 +188,7 @@ describe('LoginTransactions', () => {
     nonce: 'nonce-1',
     codeVerifier: 'verifier-1',
     returnTo: '/accounts',
+    browserBinding: 'binding-1',
     createdAt: Date.UTC(2025, 0, 1),
   };
 

@@ -1,0 +1,205 @@
+/**
+ * Security review against the real sandbox: login CSRF (RFC 9700 §4.7, the BFF section of "OAuth 2.0 for
+ * Browser-Based Applications"), the cookie after sign-out, what a crafted callback can make the error page say,
+ * CORS, and the sign-in rate limit.
+ */
+import supertest from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findUserByUsername } from '../../sandbox/users.ts';
+import { createApp } from '../../server/app.ts';
+import { loginBindingCookieName } from '../../server/auth/login-binding.ts';
+import { loadConfig } from '../../server/config.ts';
+import { createLogger } from '../../server/logger.ts';
+import { type Agent, type Harness, startHarness } from '../support/harness.ts';
+import { completeSandboxLogin } from '../support/sandbox-login.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const alice = findUserByUsername('alice')!;
+const mallory = findUserByUsername('bob')!; // plays the attacker: a legitimate user of the same Creatio
+
+function setCookies(res: { headers: Record<string, unknown> }): string[] {
+  return ([] as string[]).concat((res.headers['set-cookie'] as string[] | undefined) ?? []);
+}
+
+/** Starts a login in `agent` and signs in at the Identity Service; returns the callback, not yet opened. */
+async function callbackFor(agent: Agent, user: typeof alice, returnTo = '/'): Promise<string> {
+  const login = await agent.get('/auth/login').query({ returnTo }).expect(302);
+  const callback = await completeSandboxLogin(login.headers.location as string, user);
+  return `${callback.pathname}${callback.search}`;
+}
+
+async function whoIs(agent: Agent): Promise<string | undefined> {
+  const res = await agent.get('/auth/session').expect(200);
+  return res.body.authenticated ? res.body.user.sub : undefined;
+}
+
+describe('login CSRF: a callback is accepted only in the browser that started the login', () => {
+  it("refuses the attacker's callback URL opened in a victim's browser, signed out or signed in", async () => {
+    // Mallory starts a login in her own browser, signs in as herself, and stops at the redirect back to us.
+    const attacker = h.agent();
+    const forged = await callbackFor(attacker, mallory, '/accounts');
+
+    // A signed-out victim opens the link Mallory sent: no session, certainly not Mallory's.
+    const victim = h.agent();
+    const res = await victim.get(forged).set('Accept', 'text/html');
+    expect(res.status).toBe(400);
+    expect(res.text).toMatch(/started in another browser/);
+    expect(setCookies(res).filter((c) => c.startsWith(`${h.config.cookie.name}=`))).toEqual([]);
+    expect(await whoIs(victim)).toBeUndefined();
+
+    // A signed-in victim stays signed in as herself.
+    const signedIn = h.agent();
+    await h.signIn(signedIn, 'alice');
+    const second = await callbackFor(h.agent(), mallory);
+    expect((await signedIn.get(second).set('Accept', 'text/html')).status).toBe(400);
+    expect(await whoIs(signedIn)).toBe(alice.sub);
+  });
+
+  it('refuses a callback whose binding cookie was forged or dropped', async () => {
+    const agent = h.agent();
+    const forged = await callbackFor(agent, alice);
+    const res = await h
+      .agent()
+      .get(forged)
+      .set('Cookie', `${loginBindingCookieName(h.config)}=${'A'.repeat(43)}`)
+      .set('Accept', 'application/json');
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_callback');
+  });
+
+  it('still lets two tabs of one browser sign in at once', async () => {
+    const browser = h.agent();
+    const first = await browser.get('/auth/login').query({ returnTo: '/first' }).expect(302);
+    const second = await browser.get('/auth/login').query({ returnTo: '/second' }).expect(302);
+    const secondCallback = await completeSandboxLogin(second.headers.location as string, alice);
+    const firstCallback = await completeSandboxLogin(first.headers.location as string, alice);
+    await browser
+      .get(`${secondCallback.pathname}${secondCallback.search}`)
+      .expect(302)
+      .expect('location', '/second');
+    await browser
+      .get(`${firstCallback.pathname}${firstCallback.search}`)
+      .expect(302)
+      .expect('location', '/first');
+    expect(await whoIs(browser)).toBe(alice.sub);
+  });
+
+  it('binds with one short-lived HttpOnly SameSite=Lax cookie per browser, reused by every tab', async () => {
+    const browser = h.agent();
+    const first = setCookies(await browser.get('/auth/login').expect(302));
+    const second = setCookies(await browser.get('/auth/login').expect(302));
+    for (const cookies of [first, second]) {
+      // Only the binding: the session itself is still created only at the callback.
+      expect(cookies).toHaveLength(1);
+      expect(cookies[0]).toMatch(new RegExp(`^${loginBindingCookieName(h.config)}=[A-Za-z0-9_-]{43};`));
+      expect(cookies[0]).toMatch(/; Max-Age=600;/);
+      expect(cookies[0]).toMatch(/; Path=\/;/);
+      expect(cookies[0]).toMatch(/; HttpOnly/);
+      expect(cookies[0]).toMatch(/; SameSite=Lax/);
+    }
+    expect(first[0]!.split(';')[0]).toBe(second[0]!.split(';')[0]);
+  });
+});
+
+describe('sign-out', () => {
+  it('clears the session cookie and does not set it again in the same response', async () => {
+    const agent = h.agent();
+    const { cookie } = await h.signIn(agent);
+    const res = await agent.post('/auth/logout').set('X-CSRF', '1').expect(200);
+    const sessionCookies = setCookies(res).filter((c) => c.startsWith(`${h.config.cookie.name}=`));
+    expect(sessionCookies.length).toBeGreaterThan(0);
+    // Browsers apply Set-Cookie headers in order: the last one for the name is what they keep.
+    expect(sessionCookies.at(-1)).toMatch(new RegExp(`^${h.config.cookie.name}=;`));
+    expect(sessionCookies.join('\n')).not.toContain(cookie.slice(cookie.indexOf('=') + 1));
+  });
+});
+
+describe('callback error page', () => {
+  it('does not repeat text from the query: a crafted link cannot put its words on our page', async () => {
+    const bait = 'Your account is locked, call +1 555 0100';
+    const res = await h
+      .agent()
+      .get('/auth/callback')
+      .query({ error: bait, error_description: bait })
+      .set('Accept', 'text/html');
+    expect(res.status).toBe(400);
+    expect(res.text).not.toContain('call +1 555');
+    expect(res.text).toMatch(/Identity Service/);
+  });
+
+  it('still names a well-formed OAuth error code', async () => {
+    const res = await h
+      .agent()
+      .get('/auth/callback')
+      .query({ error: 'temporarily_unavailable' })
+      .set('Accept', 'text/html');
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('temporarily_unavailable');
+  });
+});
+
+describe('CORS', () => {
+  it('grants no cross-origin access anywhere: preflights get no Access-Control-Allow-* header', async () => {
+    const agent = h.agent();
+    await h.signIn(agent);
+    const responses = [
+      await agent
+        .options('/api/odata/Account')
+        .set('Origin', 'https://evil.example')
+        .set('Access-Control-Request-Method', 'DELETE')
+        .set('Access-Control-Request-Headers', 'x-csrf'),
+      await agent
+        .options('/auth/logout')
+        .set('Origin', 'https://evil.example')
+        .set('Access-Control-Request-Method', 'POST'),
+      await agent.get('/auth/session').set('Origin', 'https://evil.example'),
+      await agent.get('/api/odata/Account?$top=1').set('X-CSRF', '1').set('Origin', 'https://evil.example'),
+    ];
+    // The API preflight is refused outright: it cannot carry X-CSRF, so nothing reaches Creatio.
+    expect(responses[0]!.status).toBe(403);
+    expect(responses[3]!.status).toBe(200);
+    for (const res of responses) {
+      expect(Object.keys(res.headers).filter((name) => name.startsWith('access-control-'))).toEqual([]);
+    }
+  });
+});
+
+describe('sign-in rate limit', () => {
+  it('refuses logins beyond LOGIN_RATE_LIMIT per address and stores no transaction for them', async () => {
+    const config = loadConfig(
+      {
+        IDENTITY_SERVICE_URL: h.sandbox.identityServiceUrl,
+        CREATIO_URL: h.sandbox.creatioUrl,
+        OAUTH_CLIENT_ID: h.config.clientId,
+        OAUTH_CLIENT_SECRET: h.config.clientSecret,
+        APP_URL: h.baseUrl,
+        SESSION_SECRET: 'x'.repeat(40),
+        SESSION_STORE: 'memory',
+        LOGIN_RATE_LIMIT: '3',
+      },
+      { sandbox: true },
+    );
+    const limited = await createApp(config, { logger: createLogger('silent') });
+    try {
+      const states: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await supertest(limited.app).get('/auth/login').expect(302);
+        states.push(new URL(res.headers.location as string).searchParams.get('state')!);
+      }
+      const refused = await supertest(limited.app).get('/auth/login').set('Accept', 'application/json');
+      expect(refused.status).toBe(429);
+      expect(refused.body.error).toBe('rate_limited');
+      expect(refused.headers.location).toBeUndefined();
+      expect(await limited.storage.transactions.take(states[0]!)).toBeDefined();
+    } finally {
+      await limited.close();
+    }
+  });
+});
