@@ -2,7 +2,6 @@
  * The app outside the happy path: an Identity Service that is down at start-up, the response headers that protect
  * every page, and the cookie a deployment behind a TLS proxy gets.
  */
-import { createServer } from 'node:net';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox } from '../../sandbox/index.ts';
@@ -10,18 +9,7 @@ import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
-
-/** A port nothing listens on (yet). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../support/ports.ts';
 
 describe('Identity Service down at start-up', () => {
   it('starts anyway, reports not ready, explains sign-in failures, and recovers by itself', async () => {

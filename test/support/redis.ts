@@ -3,8 +3,9 @@
  * stopped afterwards. A missing redis-server fails the tests (never skips them): the shared store must be tested.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
+import { freePort } from './ports.ts';
 
 export interface RedisServer {
   /** redis://127.0.0.1:<port> */
@@ -24,20 +25,6 @@ function assertInstalled(): void {
         'Run scripts/install-system-deps.sh (Debian: apt-get install redis-server), then run the tests again.',
     );
   }
-}
-
-/** Asks the OS for a free port; redis-server cannot listen on port 0 and report it back. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 /** true when the server at `port` answers PING with +PONG. */
