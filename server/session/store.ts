@@ -4,7 +4,8 @@
  */
 import session from 'express-session';
 import type { KeyValueBackend } from './backend.ts';
-import { type Sealer, storageKey } from './crypto.ts';
+import type { Sealer } from './crypto.ts';
+import { SealedRecords } from './sealed-records.ts';
 
 export interface SessionUser {
   readonly sub: string;
@@ -32,8 +33,7 @@ export interface SessionLifetime {
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
 export class SealedSessionStore extends session.Store {
-  readonly #backend: KeyValueBackend;
-  readonly #sealer: Sealer;
+  readonly #records: SealedRecords<session.SessionData>;
   readonly #lifetime: SessionLifetime;
   readonly #now: () => number;
 
@@ -44,8 +44,7 @@ export class SealedSessionStore extends session.Store {
     now: () => number = Date.now,
   ) {
     super();
-    this.#backend = backend;
-    this.#sealer = sealer;
+    this.#records = new SealedRecords(backend, sealer, 'sess');
     this.#lifetime = lifetime;
     this.#now = now;
   }
@@ -58,26 +57,20 @@ export class SealedSessionStore extends session.Store {
   }
 
   override get(sid: string, callback: Callback<session.SessionData | null>): void {
-    const key = storageKey('sess', sid);
-    this.#backend.get(key).then((sealed) => {
-      const json = sealed === undefined ? undefined : this.#sealer.open(sealed, key);
-      if (json === undefined) return callback(undefined, null);
-      const data = JSON.parse(json) as session.SessionData;
+    this.#records.get(sid).then((data) => {
+      if (data === undefined) return callback(undefined, null);
       if (this.ttlMs(data) <= 0) return this.destroy(sid, (err) => callback(err, null));
       callback(undefined, data);
     }, callback);
   }
 
   override set(sid: string, data: session.SessionData, callback: Callback = () => {}): void {
-    const key = storageKey('sess', sid);
     const ttl = this.ttlMs(data);
     if (ttl <= 0) {
       this.destroy(sid, callback);
       return;
     }
-    this.#backend
-      .set(key, this.#sealer.seal(JSON.stringify(data), key), ttl)
-      .then(() => callback(), callback);
+    this.#records.set(sid, data, ttl).then(() => callback(), callback);
   }
 
   override touch(sid: string, data: session.SessionData, callback: Callback = () => {}): void {
@@ -86,10 +79,10 @@ export class SealedSessionStore extends session.Store {
       this.destroy(sid, callback);
       return;
     }
-    this.#backend.touch(storageKey('sess', sid), ttl).then(() => callback(), callback);
+    this.#records.touch(sid, ttl).then(() => callback(), callback);
   }
 
   override destroy(sid: string, callback: Callback = () => {}): void {
-    this.#backend.delete(storageKey('sess', sid)).then(() => callback(), callback);
+    this.#records.delete(sid).then(() => callback(), callback);
   }
 }

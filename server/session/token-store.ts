@@ -3,7 +3,8 @@
  * proxy. Never serialised into anything that leaves the server.
  */
 import type { KeyValueBackend } from './backend.ts';
-import { type Sealer, storageKey } from './crypto.ts';
+import type { Sealer } from './crypto.ts';
+import { SealedRecords } from './sealed-records.ts';
 
 export interface TokenSet {
   readonly accessToken: string;
@@ -16,30 +17,10 @@ export interface TokenSet {
   readonly scope: string | undefined;
 }
 
-export class TokenStore {
-  readonly #backend: KeyValueBackend;
-  readonly #sealer: Sealer;
-
+/** Keyed by the express-session id. set's ttlMs is the session's absolute lifetime. */
+export class TokenStore extends SealedRecords<TokenSet> {
   constructor(backend: KeyValueBackend, sealer: Sealer) {
-    this.#backend = backend;
-    this.#sealer = sealer;
-  }
-
-  async get(sessionId: string): Promise<TokenSet | undefined> {
-    const key = storageKey('tokens', sessionId);
-    const sealed = await this.#backend.get(key);
-    const json = sealed === undefined ? undefined : this.#sealer.open(sealed, key);
-    return json === undefined ? undefined : (JSON.parse(json) as TokenSet);
-  }
-
-  /** ttlMs: how long the record may outlive its last write (the session's absolute lifetime). */
-  async set(sessionId: string, tokens: TokenSet, ttlMs: number): Promise<void> {
-    const key = storageKey('tokens', sessionId);
-    await this.#backend.set(key, this.#sealer.seal(JSON.stringify(tokens), key), ttlMs);
-  }
-
-  async delete(sessionId: string): Promise<void> {
-    await this.#backend.delete(storageKey('tokens', sessionId));
+    super(backend, sealer, 'tokens');
   }
 }
 

@@ -3,7 +3,8 @@
  * each other, and a callback can be used once only.
  */
 import type { KeyValueBackend } from './backend.ts';
-import { type Sealer, storageKey } from './crypto.ts';
+import type { Sealer } from './crypto.ts';
+import { SealedRecords } from './sealed-records.ts';
 
 export interface LoginTransaction {
   readonly state: string;
@@ -19,24 +20,18 @@ export interface LoginTransaction {
 export const LOGIN_TRANSACTION_TTL_MS = 10 * 60_000;
 
 export class LoginTransactions {
-  readonly #backend: KeyValueBackend;
-  readonly #sealer: Sealer;
+  readonly #records: SealedRecords<LoginTransaction>;
 
   constructor(backend: KeyValueBackend, sealer: Sealer) {
-    this.#backend = backend;
-    this.#sealer = sealer;
+    this.#records = new SealedRecords(backend, sealer, 'tx');
   }
 
   async save(tx: LoginTransaction): Promise<void> {
-    const key = storageKey('tx', tx.state);
-    await this.#backend.set(key, this.#sealer.seal(JSON.stringify(tx), key), LOGIN_TRANSACTION_TTL_MS);
+    await this.#records.set(tx.state, tx, LOGIN_TRANSACTION_TTL_MS);
   }
 
   /** Returns the transaction and deletes it in the same step; undefined when unknown, used or expired. */
-  async take(state: string): Promise<LoginTransaction | undefined> {
-    const key = storageKey('tx', state);
-    const sealed = await this.#backend.take(key);
-    const json = sealed === undefined ? undefined : this.#sealer.open(sealed, key);
-    return json === undefined ? undefined : (JSON.parse(json) as LoginTransaction);
+  take(state: string): Promise<LoginTransaction | undefined> {
+    return this.#records.take(state);
   }
 }
