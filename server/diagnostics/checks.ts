@@ -63,6 +63,13 @@ export function creatioRoutePrefix(config: Pick<Config, 'odataPath'>): string {
   return config.odataPath.replace(/\/odata$/i, '');
 }
 
+/** The OData path of the other Creatio runtime (.NET Framework "/0/odata", .NET 8 "/odata"), if the path is one. */
+function otherOdataPath(config: Pick<Config, 'odataPath'>): string | undefined {
+  if (config.odataPath === '/0/odata') return '/odata';
+  if (config.odataPath === '/odata') return '/0/odata';
+  return undefined;
+}
+
 function text(metadata: Record<string, unknown> | undefined, key: string): string | undefined {
   const value = metadata?.[key];
   return typeof value === 'string' ? value : undefined;
@@ -169,32 +176,91 @@ async function identityServiceNamedByCreatio(config: Config, http: Http): Promis
   return tokenEndpoint.replace(/\/connect\/token\/?$/i, '').replace(/\/+$/, '');
 }
 
+const SET_IDENTITY_SERVICE_URL =
+  'Set IDENTITY_SERVICE_URL to the Identity Service site (the value of the Creatio system setting OAuth20IdentityServerUrl).';
+
+/** Why the discovery answer is not a usable document, as one sentence and its fix; undefined when it is. */
+function discoveryAnswerProblem(discovery: Discovery): { summary: string; fix: string } | undefined {
+  const { outcome, url } = discovery;
+  if (!outcome.ok) return { summary: outcome.problem.message, fix: outcome.problem.fix };
+  const { response, body } = outcome;
+  const { status } = response;
+  if (status >= 300 && status < 400) {
+    const location = response.headers.get('location');
+    const target = location && URL.canParse(location, url) ? new URL(location, url) : undefined;
+    const base = target?.href.replace(/\/\.well-known\/openid-configuration\/?$/, '');
+    return {
+      summary: `${url} redirects${target ? ` to ${target.href}` : ''} instead of answering with the discovery document.`,
+      fix: target && base !== target.href ? `Set IDENTITY_SERVICE_URL=${base}` : SET_IDENTITY_SERVICE_URL,
+    };
+  }
+  if (status >= 500) {
+    return {
+      summary: `${url} answered HTTP ${status}: the server there is failing, not refusing.`,
+      fix: 'If IDENTITY_SERVICE_URL is right, the Identity Service is broken: its administrator must read its log and restart it.',
+    };
+  }
+  if (status !== 200) {
+    return {
+      summary: `${url} answered HTTP ${status}, not the discovery document.`,
+      fix: SET_IDENTITY_SERVICE_URL,
+    };
+  }
+  if (discovery.metadata) return undefined;
+  const parsed = parseJson(body);
+  const type = response.headers.get('content-type') ?? '';
+  if (parsed === undefined && type.includes('json')) {
+    return {
+      summary: `${url} answered malformed JSON ("${body.slice(0, 40).trim()}…"), not a discovery document.`,
+      fix: 'The Identity Service, or a proxy in front of it, cuts or corrupts the document: ask its administrator to check the proxy and the Identity Service log.',
+    };
+  }
+  return {
+    summary: `${url} answered ${parsed === undefined ? describeBody(response, body) : 'JSON that is not an object'}, not a JSON discovery document.`,
+    fix: `${SET_IDENTITY_SERVICE_URL.slice(0, -1)}, not a proxy or sign-in page.`,
+  };
+}
+
+/** IDENTITY_SERVICE_URL with a path (".../identity") whose origin serves the discovery document: the origin is meant. */
+async function discoveryAtOrigin(config: Config, http: Http): Promise<string | undefined> {
+  const { origin, pathname } = new URL(config.identityServiceUrl);
+  if (pathname === '/' || pathname === '') return undefined;
+  const outcome = await send(http, `${origin}/.well-known/openid-configuration`, {
+    headers: { accept: 'application/json' },
+  });
+  if (!outcome.ok || outcome.response.status !== 200) return undefined;
+  const document = parseJson(outcome.body);
+  return isRecord(document) && text(document, 'issuer') ? origin : undefined;
+}
+
 export async function checkDiscovery(config: Config, discovery: Discovery, http: Http): Promise<CheckResult> {
   const base = { id: 'discovery', title: 'Discovery document' };
   const details = [{ label: 'URL', value: discovery.url }];
-  let failure: { summary: string; fix: string } | undefined;
-  const { outcome } = discovery;
-  if (!outcome.ok) {
-    failure = { summary: outcome.problem.message, fix: outcome.problem.fix };
-  } else if (outcome.response.status !== 200) {
-    failure = {
-      summary: `${discovery.url} answered HTTP ${outcome.response.status}, not the discovery document.`,
-      fix: 'Set IDENTITY_SERVICE_URL to the Identity Service site (the value of the Creatio system setting OAuth20IdentityServerUrl).',
-    };
-  } else if (!discovery.metadata) {
-    failure = {
-      summary: `${discovery.url} answered ${describeBody(outcome.response, outcome.body)}, not a JSON discovery document.`,
-      fix: 'Set IDENTITY_SERVICE_URL to the Identity Service site (the value of the Creatio system setting OAuth20IdentityServerUrl), not a proxy or sign-in page.',
-    };
-  }
+  let failure = discoveryAnswerProblem(discovery);
 
   if (failure) {
-    const named = await identityServiceNamedByCreatio(config, http);
+    const [named, atOrigin] = await Promise.all([
+      identityServiceNamedByCreatio(config, http),
+      discoveryAtOrigin(config, http),
+    ]);
     if (named && named !== config.identityServiceUrl.replace(/\/+$/, '')) {
       details.push({ label: 'Identity Service named by Creatio', value: named });
       failure = {
         summary: `${failure.summary} Creatio's own discovery document names the Identity Service ${named}.`,
         fix: `Set IDENTITY_SERVICE_URL=${named}`,
+      };
+    } else if (atOrigin) {
+      failure = {
+        summary: `${failure.summary} The discovery document is at ${atOrigin}/.well-known/openid-configuration: IDENTITY_SERVICE_URL must not have the path ${new URL(config.identityServiceUrl).pathname}.`,
+        fix: `Set IDENTITY_SERVICE_URL=${atOrigin}`,
+      };
+    } else if (
+      discovery.outcome.ok &&
+      new URL(config.identityServiceUrl).origin === new URL(config.creatioUrl).origin
+    ) {
+      failure = {
+        summary: `${failure.summary} IDENTITY_SERVICE_URL is the Creatio site (CREATIO_URL), not its Identity Service.`,
+        fix: `${SET_IDENTITY_SERVICE_URL} In Creatio cloud it is the Creatio host with "-is" added.`,
       };
     }
     return { ...base, status: 'fail', ...failure, details };
@@ -218,6 +284,11 @@ export async function checkDiscovery(config: Config, discovery: Discovery, http:
   };
 }
 
+/** Equal as openid-client compares them: "https://is.example.com" and "https://is.example.com/" are one URL. */
+function sameUrl(a: string, b: string): boolean {
+  return a === b || (URL.canParse(a) && URL.canParse(b) && new URL(a).href === new URL(b).href);
+}
+
 export function checkIssuer(config: Config, metadata: Record<string, unknown> | undefined): CheckResult {
   const base = { id: 'issuer', title: 'Issuer' };
   if (!metadata) return skipped(base.id, base.title, DISCOVERY_NEEDED);
@@ -234,15 +305,21 @@ export function checkIssuer(config: Config, metadata: Record<string, unknown> | 
 
   if (config.expectedIssuer !== undefined) {
     details.push({ label: 'OAUTH_ISSUER', value: config.expectedIssuer });
-    return issuer === config.expectedIssuer
-      ? { ...base, status: 'pass', summary: `The issuer "${issuer}" equals OAUTH_ISSUER.`, details }
-      : {
-          ...base,
-          status: 'fail',
-          summary: `The Identity Service calls itself "${issuer}", OAUTH_ISSUER says "${config.expectedIssuer}": every sign-in would be refused.`,
-          fix: `Set OAUTH_ISSUER=${issuer}`,
-          details,
-        };
+    if (issuer === config.expectedIssuer) {
+      return { ...base, status: 'pass', summary: `The issuer "${issuer}" equals OAUTH_ISSUER.`, details };
+    }
+    const onlySlash = issuer.replace(/\/+$/, '') === config.expectedIssuer.replace(/\/+$/, '');
+    // When the issuer is the Identity Service's own URL, the override is not needed at all.
+    const override = !sameUrl(issuer, config.identityServiceUrl);
+    return {
+      ...base,
+      status: 'fail',
+      summary: `The Identity Service calls itself "${issuer}", OAUTH_ISSUER says "${config.expectedIssuer}"${onlySlash ? ' (they differ by a trailing slash)' : ''}: every sign-in would be refused.`,
+      fix: override
+        ? `Set OAUTH_ISSUER=${issuer}`
+        : `Remove OAUTH_ISSUER: the issuer is IDENTITY_SERVICE_URL itself (or set OAUTH_ISSUER=${issuer}).`,
+      details,
+    };
   }
 
   details.push({ label: 'IDENTITY_SERVICE_URL', value: config.identityServiceUrl });
@@ -374,30 +451,60 @@ function describeNearMiss(miss: NearMiss): string {
 }
 
 function fixForNearMiss(config: Config, miss: NearMiss): string {
+  // OAUTH_REDIRECT_URI is the slip, and the app's own default is what was registered.
+  if (miss.uri === `${config.appUrl}/auth/callback`) {
+    return `Remove OAUTH_REDIRECT_URI: the app then sends ${miss.uri}, which is registered.`;
+  }
   const register = `register ${config.redirectUri} exactly: npm run redirect-urls -- add ${config.redirectUri} (or in "OAuth 2.0 integrated applications" → Authorized redirect URIs)`;
-  const originDiffers = miss.differences.some(
-    (d) => d.kind === 'scheme' || d.kind === 'host' || d.kind === 'port',
-  );
-  if (originDiffers && URL.canParse(miss.uri)) {
-    const origin = new URL(miss.uri).origin;
-    return `If browsers reach this app at ${origin}, set APP_URL=${origin}; otherwise ${register}.`;
+  if (!URL.canParse(miss.uri)) return capitalise(`${register}.`);
+  const origin = new URL(miss.uri).origin;
+  // Browsers write scheme and host in lower case, so "http://LOCALHOST" in APP_URL counts as another origin too.
+  const originDiffers =
+    miss.differences.some((d) => d.kind === 'scheme' || d.kind === 'host' || d.kind === 'port') ||
+    !config.redirectUri.startsWith(`${origin}/`);
+  if (originDiffers) {
+    const setting =
+      config.redirectUri === `${config.appUrl}/auth/callback`
+        ? `set APP_URL=${origin}`
+        : `set OAUTH_REDIRECT_URI=${miss.uri}`;
+    return `If browsers reach this app at ${origin}, ${setting}; otherwise ${register}.`;
   }
   return capitalise(`${register}.`);
+}
+
+/** Where the app receives the sign-in: APP_URL + /auth/callback, matched as Express matches routes. */
+function reachesCallbackRoute(config: Config): boolean {
+  if (!URL.canParse(config.redirectUri)) return false;
+  const uri = new URL(config.redirectUri);
+  const app = new URL(config.appUrl);
+  const path = uri.pathname.replace(/\/$/, '').toLowerCase();
+  return (
+    uri.origin === app.origin && path === `${app.pathname.replace(/\/$/, '')}/auth/callback`.toLowerCase()
+  );
 }
 
 export async function checkRedirectUri(
   config: Config,
   metadata: Record<string, unknown> | undefined,
   http: Http,
+  client: ClientVerdict = 'undetermined',
 ): Promise<CheckResult> {
   const base = { id: 'redirect-uri', title: 'Redirect URI' };
   const details: DetailRow[] = [{ label: 'sent by the app', value: config.redirectUri }];
   const endpoint = text(metadata, 'authorization_endpoint');
   if (!endpoint || !URL.canParse(endpoint)) return skipped(base.id, base.title, DISCOVERY_NEEDED);
+  // Redirect URIs belong to an application: with the wrong one, whatever the probe says would mislead.
+  if (client === 'unknown-client' || client === 'grant-not-allowed') {
+    return skipped(
+      base.id,
+      base.title,
+      `Skipped: redirect URIs are registered per application, and client ${config.clientId} ${client === 'unknown-client' ? 'is unknown or not Active' : 'may not use the authorization code grant'} (see "Client id and secret").`,
+    );
+  }
 
   const probe = await probeAuthorize(http, endpoint, config.clientId, config.redirectUri);
   details.push({ label: 'Identity Service answer', value: probe.answer });
-  const onApp = config.redirectUri.startsWith(`${config.appUrl}/`);
+  const onApp = reachesCallbackRoute(config);
 
   if (probe.verdict === 'unreachable') {
     return { ...base, status: 'fail', summary: probe.answer, fix: probe.problem?.fix, details };
@@ -407,8 +514,8 @@ export async function checkRedirectUri(
       return {
         ...base,
         status: 'warn',
-        summary: `The Identity Service accepts ${config.redirectUri}, but it is not on APP_URL (${config.appUrl}), so the sign-in may never come back to this app.`,
-        fix: `Unset OAUTH_REDIRECT_URI (the app then sends ${config.appUrl}/auth/callback) unless a proxy maps it here.`,
+        summary: `The Identity Service accepts ${config.redirectUri}, but the app receives sign-ins at ${config.appUrl}/auth/callback, so the sign-in may never come back to this app.`,
+        fix: `Remove OAUTH_REDIRECT_URI (the app then sends ${config.appUrl}/auth/callback; register that) unless a proxy maps ${config.redirectUri} to it.`,
         details,
       };
     }
@@ -480,14 +587,34 @@ export function checkBrowserOrigin(config: Config, view: RequestView): CheckResu
 // ---------------------------------------------------------------------------------------------------------------
 // 4. Client id and secret
 
-export async function checkClientCredentials(
+/**
+ * What the Identity Service thinks of the client: the redirect-URI check needs it too, because redirect URIs are
+ * registered per application — for an unknown client, or one that may not use the authorization code grant, a
+ * rejected redirect URI is a consequence, not a second mistake.
+ */
+export type ClientVerdict =
+  | 'valid'
+  | 'unknown-client'
+  | 'wrong-secret'
+  | 'invalid-client'
+  | 'grant-not-allowed'
+  | 'undetermined';
+
+export interface ClientAssessment {
+  readonly verdict: ClientVerdict;
+  readonly check: CheckResult;
+}
+
+export async function assessClient(
   config: Config,
   metadata: Record<string, unknown> | undefined,
   http: Http,
-): Promise<CheckResult> {
+): Promise<ClientAssessment> {
   const base = { id: 'client-credentials', title: 'Client id and secret' };
+  const undetermined = (check: CheckResult): ClientAssessment => ({ verdict: 'undetermined', check });
   const endpoint = text(metadata, 'token_endpoint');
-  if (!endpoint || !URL.canParse(endpoint)) return skipped(base.id, base.title, DISCOVERY_NEEDED);
+  if (!endpoint || !URL.canParse(endpoint))
+    return undetermined(skipped(base.id, base.title, DISCOVERY_NEEDED));
   const details = [
     { label: 'token endpoint', value: endpoint },
     { label: 'client id', value: config.clientId },
@@ -507,8 +634,15 @@ export async function checkClientCredentials(
       client_secret: config.clientSecret,
     }),
   });
-  if (!outcome.ok)
-    return { ...base, status: 'fail', summary: outcome.problem.message, fix: outcome.problem.fix, details };
+  if (!outcome.ok) {
+    return undetermined({
+      ...base,
+      status: 'fail',
+      summary: outcome.problem.message,
+      fix: outcome.problem.fix,
+      details,
+    });
+  }
   const body = parseJson(outcome.body);
   const error = isRecord(body) && typeof body.error === 'string' ? body.error : undefined;
   const description =
@@ -520,47 +654,105 @@ export async function checkClientCredentials(
 
   if (error === 'invalid_grant') {
     return {
-      ...base,
-      status: 'pass',
-      summary:
-        'The Identity Service accepts the client id and secret (it refused only the made-up authorization code, as expected).',
-      details,
+      verdict: 'valid',
+      check: {
+        ...base,
+        status: 'pass',
+        summary:
+          'The Identity Service accepts the client id and secret (it refused only the made-up authorization code, as expected).',
+        details,
+      },
     };
   }
-  if (error === 'invalid_client') {
-    return {
-      ...base,
-      status: 'fail',
-      summary: `The Identity Service refuses client ${config.clientId} with this secret (invalid_client): wrong id or secret, or the application is not Active.`,
-      fix: 'Copy Client Id and Client secret again from "OAuth 2.0 integrated applications" into OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET and make sure the application’s Active checkbox is selected.',
-      details,
-    };
-  }
+  if (error === 'invalid_client') return whichCredentialIsWrong(config, metadata, http, details);
   if (error === 'unauthorized_client' || /grant type/i.test(description)) {
     return {
-      ...base,
-      status: 'fail',
-      summary: `Client ${config.clientId} is known but may not use the authorization code grant (${error}).`,
-      fix: 'Use an integrated application of the "authorization code" type (npm run redirect-urls -- create-client …), not a server-to-server one.',
-      details,
+      verdict: 'grant-not-allowed',
+      check: {
+        ...base,
+        status: 'fail',
+        summary: `Client ${config.clientId} is known but may not use the authorization code grant (${error}): it is a server-to-server (client credentials) application.`,
+        fix: 'Set OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET to an integrated application of the "authorization code" type (npm run redirect-urls -- create-client …), not a server-to-server one.',
+        details,
+      },
     };
   }
   if (!isRecord(body)) {
-    return {
+    return undetermined({
       ...base,
       status: 'fail',
       summary: `The token endpoint answered ${describeBody(outcome.response, outcome.body)} (HTTP ${outcome.response.status}), not an OAuth error.`,
       fix: 'Check that the discovery document’s token_endpoint is the Identity Service’s /connect/token.',
       details,
-    };
+    });
   }
-  return {
+  return undetermined({
     ...base,
     status: 'warn',
     summary: `Unexpected answer from the token endpoint: HTTP ${outcome.response.status} ${error ?? ''}.`,
     fix: 'Sign in once by hand and read the Identity Service log for this client.',
     details,
+  });
+}
+
+/**
+ * invalid_client from the token endpoint means a wrong id, a wrong secret or an inactive application. The
+ * authorization endpoint checks the id (and Active) without the secret, so one probe there tells them apart.
+ */
+async function whichCredentialIsWrong(
+  config: Config,
+  metadata: Record<string, unknown> | undefined,
+  http: Http,
+  details: DetailRow[],
+): Promise<ClientAssessment> {
+  const base = { id: 'client-credentials', title: 'Client id and secret', status: 'fail' } as const;
+  const authorization = text(metadata, 'authorization_endpoint');
+  const probe =
+    authorization && URL.canParse(authorization)
+      ? await probeAuthorize(http, authorization, config.clientId, config.redirectUri)
+      : undefined;
+  if (probe) details.push({ label: 'authorization endpoint', value: probe.answer });
+
+  if (probe?.error === 'invalid_client' || probe?.error === 'unauthorized_client') {
+    return {
+      verdict: 'unknown-client',
+      check: {
+        ...base,
+        summary: `The Identity Service does not know client id ${config.clientId}, or its application is not Active (${probe.error} at the authorization endpoint too, where no secret is sent).`,
+        fix: 'Copy Client Id from "OAuth 2.0 integrated applications" into OAUTH_CLIENT_ID and select the application’s Active checkbox; the secret can be checked once the id is right.',
+        details,
+      },
+    };
+  }
+  if (probe && probe.verdict !== 'unreachable' && probe.verdict !== 'inconclusive') {
+    return {
+      verdict: 'wrong-secret',
+      check: {
+        ...base,
+        summary: `The Identity Service knows client ${config.clientId} but refuses this client secret (invalid_client).`,
+        fix: 'Copy the Client secret of this application again into OAUTH_CLIENT_SECRET (nothing around it: no quotes, no spaces).',
+        details,
+      },
+    };
+  }
+  return {
+    verdict: 'invalid-client',
+    check: {
+      ...base,
+      summary: `The Identity Service refuses client ${config.clientId} with this secret (invalid_client): wrong id or secret, or the application is not Active.`,
+      fix: 'Copy Client Id and Client secret again from "OAuth 2.0 integrated applications" into OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET and make sure the application’s Active checkbox is selected.',
+      details,
+    },
   };
+}
+
+/** The client check alone (the doctor runs assessClient once and shares the verdict with the redirect-URI check). */
+export async function checkClientCredentials(
+  config: Config,
+  metadata: Record<string, unknown> | undefined,
+  http: Http,
+): Promise<CheckResult> {
+  return (await assessClient(config, metadata, http)).check;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -568,7 +760,10 @@ export async function checkClientCredentials(
 
 const CLOUD_SUFFIX = '.creatio.com';
 
-export function checkIdentityServiceHost(config: Config): CheckResult {
+export function checkIdentityServiceHost(
+  config: Config,
+  metadata?: Record<string, unknown> | undefined,
+): CheckResult {
   const base = { id: 'identity-service-host', title: 'Identity Service host' };
   const ids = new URL(config.identityServiceUrl);
   const creatio = new URL(config.creatioUrl);
@@ -581,6 +776,21 @@ export function checkIdentityServiceHost(config: Config): CheckResult {
     ? creatio.hostname.replace(new RegExp(`${CLOUD_SUFFIX.replace('.', '\\.')}$`, 'i'), `-is${CLOUD_SUFFIX}`)
     : undefined;
 
+  if (ids.origin === creatio.origin && metadata) {
+    // That origin served a discovery document, so it is the Identity Service: CREATIO_URL is the slip.
+    const creatioHost = creatio.hostname.replace(/-is(\.creatio\.com)$/i, '$1');
+    return {
+      ...base,
+      status: 'fail',
+      summary:
+        'CREATIO_URL points at the Identity Service (it serves the discovery document); Creatio is a separate site.',
+      fix:
+        creatioHost !== creatio.hostname
+          ? `Set CREATIO_URL=${creatio.protocol}//${creatioHost}`
+          : 'Set CREATIO_URL to the Creatio site itself (the address users open Creatio at).',
+      details,
+    };
+  }
   if (ids.origin === creatio.origin) {
     return {
       ...base,
@@ -641,6 +851,31 @@ export async function checkAuthorizationCodeFlow(config: Config, http: Http): Pr
     };
   }
   if (status === 404) {
+    const other = otherOdataPath(config);
+    if (other) {
+      const otherUrl = `${config.creatioUrl}${creatioRoutePrefix({ odataPath: other })}/identityServiceInfo/canUseAuthorizationCodeFlow`;
+      const found = await send(http, otherUrl, { headers: { accept: 'application/json' } });
+      if (found.ok && found.response.status === 200) {
+        details.push({ label: 'answered instead', value: otherUrl });
+        return {
+          ...base,
+          status: 'warn',
+          summary: `Creatio serves its routes ${other === '/odata' ? 'without' : 'with'} the "/0" prefix, so CREATIO_ODATA_PATH=${config.odataPath} does not match its runtime (the OData check fails for the same reason).`,
+          fix: `Set CREATIO_ODATA_PATH=${other}`,
+          details,
+        };
+      }
+    }
+    if (new URL(config.creatioUrl).origin === new URL(config.identityServiceUrl).origin) {
+      return {
+        ...base,
+        status: 'warn',
+        summary:
+          'Not found: CREATIO_URL is the same site as IDENTITY_SERVICE_URL, so this asked the Identity Service, not Creatio (see "Identity Service host").',
+        fix: 'Set CREATIO_URL to the Creatio site and IDENTITY_SERVICE_URL to its Identity Service.',
+        details,
+      };
+    }
     return {
       ...base,
       status: 'warn',
@@ -677,6 +912,13 @@ export async function checkAuthorizationCodeFlow(config: Config, http: Http): Pr
 
 export function checkClockSkew(discovery: Discovery): CheckResult {
   const base = { id: 'clock-skew', title: 'Clock' };
+  if (!discovery.outcome.ok) {
+    return skipped(
+      base.id,
+      base.title,
+      'Skipped: the Identity Service did not answer (see "Discovery document").',
+    );
+  }
   const date = discovery.outcome.ok ? discovery.outcome.response.headers.get('date') : null;
   const serverTime = date ? Date.parse(date) : Number.NaN;
   if (Number.isNaN(serverTime)) {
@@ -726,14 +968,22 @@ export async function checkCreatio(config: Config, http: Http): Promise<CheckRes
     };
   }
   if (status === 404) {
+    // The other runtime's path answering 401 means only CREATIO_ODATA_PATH is wrong.
+    const other = otherOdataPath(config);
+    const answer = other
+      ? await send(http, `${config.creatioUrl}${other}/`, { headers: { accept: 'application/json' } })
+      : undefined;
+    const atOther = answer?.ok === true && answer.response.status === 401;
+    const sameAsIdentity = new URL(config.creatioUrl).origin === new URL(config.identityServiceUrl).origin;
     return {
       ...base,
       status: 'fail',
-      summary: `There is no OData 4 service at ${url} (404).`,
-      fix:
-        config.odataPath === '/0/odata'
-          ? 'On Creatio .NET 8 instances set CREATIO_ODATA_PATH=/odata; otherwise check CREATIO_URL.'
-          : 'Check CREATIO_URL and CREATIO_ODATA_PATH (default /0/odata).',
+      summary: `There is no OData 4 service at ${url} (404)${atOther ? `; it is at ${config.creatioUrl}${other}/` : ''}.`,
+      fix: atOther
+        ? `Set CREATIO_ODATA_PATH=${other}`
+        : sameAsIdentity
+          ? 'CREATIO_URL is the Identity Service’s address: set it to the Creatio site itself.'
+          : 'Check CREATIO_URL (the Creatio site) and CREATIO_ODATA_PATH (/0/odata on .NET Framework, /odata on .NET 8).',
       details,
     };
   }

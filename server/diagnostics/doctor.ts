@@ -4,10 +4,10 @@
  */
 import type { Config } from '../config.ts';
 import {
+  assessClient,
   type CheckResult,
   type CheckStatus,
   checkAuthorizationCodeFlow,
-  checkClientCredentials,
   checkClockSkew,
   checkConfiguration,
   checkCreatio,
@@ -54,13 +54,15 @@ export async function runDoctor(config: Config, options: DoctorOptions = {}): Pr
   // Discovery first: most checks read the endpoints from it, and its Date header gives the clock skew.
   const discovery = await fetchDiscovery(config, http, now);
   const { metadata } = discovery;
+  // The redirect-URI check waits for the client's verdict: with a wrong client its answer is only a consequence.
+  const client = assessClient(config, metadata, http);
   const checks = await Promise.all([
     checkDiscovery(config, discovery, http),
     checkIssuer(config, metadata),
     checkEndpoints(config, metadata),
-    checkRedirectUri(config, metadata, http),
-    checkClientCredentials(config, metadata, http),
-    checkIdentityServiceHost(config),
+    client.then(({ verdict }) => checkRedirectUri(config, metadata, http, verdict)),
+    client.then(({ check }) => check),
+    checkIdentityServiceHost(config, metadata),
     checkAuthorizationCodeFlow(config, http),
     checkClockSkew(discovery),
     checkCreatio(config, http),

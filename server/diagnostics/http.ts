@@ -72,6 +72,19 @@ const TLS_PROBLEMS: Record<string, string> = {
   ERR_TLS_CERT_ALTNAME_INVALID: 'its TLS certificate is for another host name',
 };
 
+/** What OpenSSL says when a TLS client gets a plain-http answer: https:// pointed at an http port. */
+const PLAIN_HTTP_ON_TLS = new Set([
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'EPROTO',
+]);
+
+/** undici reports a blocked port as a bare Error('bad port') in `cause`, without a code. */
+function causeMessageOf(error: unknown): string | undefined {
+  const cause = (error as { cause?: unknown })?.cause;
+  return cause instanceof Error ? cause.message : undefined;
+}
+
 /** Node's fetch wraps the real reason in `cause` (sometimes an AggregateError, one per address tried). */
 function errorCodeOf(error: unknown): string | undefined {
   let current: unknown = error;
@@ -86,8 +99,9 @@ function errorCodeOf(error: unknown): string | undefined {
 
 export function describeNetworkError(error: unknown, url: URL, timeoutMs: number): HttpProblem {
   const where = url.origin;
-  const name = (error as { name?: unknown })?.name;
-  if (name === 'TimeoutError' || name === 'AbortError') {
+  // openid-client wraps its own timeout in a ClientError whose cause is the TimeoutError.
+  const names = [error, (error as { cause?: unknown })?.cause].map((e) => (e as { name?: unknown })?.name);
+  if (names.includes('TimeoutError') || names.includes('AbortError')) {
     return {
       kind: 'timeout',
       message: `${where} did not answer within ${timeoutMs} ms.`,
@@ -109,6 +123,13 @@ export function describeNetworkError(error: unknown, url: URL, timeoutMs: number
       fix: `Start the service or correct the port in the URL (${url.host}).`,
     };
   }
+  if (code && PLAIN_HTTP_ON_TLS.has(code) && url.protocol === 'https:') {
+    return {
+      kind: 'tls',
+      message: `${where} answered in plain http, not TLS: the URL says https:// but the server at ${url.host} speaks http.`,
+      fix: `Use http://${url.host} if that server really has no TLS, or the port its https listens on.`,
+    };
+  }
   if (code && (code in TLS_PROBLEMS || code.startsWith('ERR_TLS') || code.includes('CERT'))) {
     return {
       kind: 'tls',
@@ -121,6 +142,13 @@ export function describeNetworkError(error: unknown, url: URL, timeoutMs: number
       kind: 'network',
       message: `${where} closed the connection (${code}); http vs https mix-up?`,
       fix: `Check the scheme of the URL: a TLS port spoken to with http:// (or the reverse) fails like this.`,
+    };
+  }
+  if (causeMessageOf(error) === 'bad port') {
+    return {
+      kind: 'network',
+      message: `${where} was not called: fetch refuses port ${url.port} (one of the ports browsers block, see the Fetch standard's "bad port" list).`,
+      fix: `Serve ${url.hostname} on another port and correct the URL.`,
     };
   }
   return {

@@ -98,6 +98,14 @@ export function createOAuthConfigClient(
           'Use a server-to-server (client credentials) integrated application for CREATIO_ADMIN_CLIENT_ID.',
         );
       }
+      if (error instanceof oidc.ClientError && error.cause instanceof Response) {
+        // It answered, but not as an Identity Service does: most often IDENTITY_SERVICE_URL is the Creatio site.
+        const answer = error.cause;
+        throw new OAuthConfigServiceError(
+          `${answer.url || discoveryUrl(settings).href} answered HTTP ${answer.status}${answer.status === 200 ? ' without JSON' : ''}, not the Identity Service's discovery document or token.`,
+          'Set IDENTITY_SERVICE_URL to the Identity Service site (the value of the Creatio system setting OAuth20IdentityServerUrl), not the Creatio site; npm run doctor says more.',
+        );
+      }
       const problem = describeNetworkError(error, discoveryUrl(settings), settings.timeoutMs);
       if (problem.kind === 'network' && !(error as { cause?: unknown })?.cause) {
         throw new OAuthConfigServiceError(

@@ -128,6 +128,8 @@ export function isNearMiss(differences: readonly Difference[]): boolean {
   );
 }
 
+const COMMON_PORTS = ['3000', '8080', '8443', '5000', '8000'];
+
 /** The URIs a person may have registered instead of `sent`: the usual slips, alone and combined. */
 export function redirectUriVariants(sent: string): string[] {
   const parts = splitUri(sent);
@@ -147,8 +149,11 @@ export function redirectUriVariants(sent: string): string[] {
     }
   }
   variants.add(join({ ...parts, path: parts.path.toLowerCase() }));
+  variants.add(join({ ...parts, scheme: parts.scheme.toLowerCase(), host: parts.host.toLowerCase() }));
   if (parts.port) variants.add(join({ ...parts, port: '' }));
   else if (DEFAULT_PORTS[parts.scheme]) variants.add(join({ ...parts, port: DEFAULT_PORTS[parts.scheme]! }));
+  // Another port is usually the development port, or the app's port behind a proxy that APP_URL does not show.
+  for (const port of COMMON_PORTS) if (port !== parts.port) variants.add(join({ ...parts, port }));
   // The application's own URL registered as the redirect URL, and the callback paths of other frameworks.
   for (const path of ['', '/', '/callback', '/signin-oidc', '/auth/callback']) {
     variants.add(join({ ...parts, path, query: '' }));

@@ -5,7 +5,7 @@
  * same code in-process.
  */
 import { ConfigError, type Env, isLoopbackHost, maskSecret } from '../config.ts';
-import type { Fetch } from './http.ts';
+import { type Fetch, send } from './http.ts';
 import {
   type AdminSettings,
   createOAuthConfigClient,
@@ -107,6 +107,26 @@ function parseArgs(args: readonly string[]): Parsed {
 
 class UsageError extends Error {}
 
+const KNOWN_OPTIONS = new Set([
+  'client',
+  'name',
+  'application-url',
+  'redirect-url',
+  'system-user-id',
+  'grant-type',
+  'show-secret',
+]);
+
+/** A mistyped option (--clinet) must not silently fall back to OAUTH_CLIENT_ID's application. */
+function refuseUnknownOptions(parsed: Parsed): void {
+  const unknown = [...parsed.options.keys()].filter((name) => !KNOWN_OPTIONS.has(name));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `--${n}`).join(', ')}`,
+    );
+  }
+}
+
 function option(parsed: Parsed, name: string): string | undefined {
   const value = parsed.options.get(name);
   if (value === true) throw new UsageError(`--${name} needs a value`);
@@ -207,12 +227,15 @@ export async function runRedirectUrls(
   const [command, ...rest] = parsed.positional;
   const client = createOAuthConfigClient(settings, fetchImpl);
   try {
+    refuseUnknownOptions(parsed);
     switch (command) {
       case 'list': {
         const clientId = requireClientId(parsed, settings);
         const urls = await client.getRedirectUrls(clientId);
         if (!urls) {
-          out.error(NO_LIST_IN_CREATIO);
+          // Only a real Creatio lacks the method; anything else at CREATIO_URL answers 404 as well.
+          const notCreatio = await whyNotCreatio(settings, fetchImpl);
+          out.error(notCreatio ? `❌ ${notCreatio.message}\n   fix: ${notCreatio.fix}` : NO_LIST_IN_CREATIO);
           return 1;
         }
         printList(out, clientId, urls, settings);
@@ -274,11 +297,44 @@ export async function runRedirectUrls(
       return 2;
     }
     if (error instanceof OAuthConfigServiceError) {
-      out.error(`❌ ${error.message}\n   fix: ${error.fix}`);
+      const notCreatio = error.status === 404 ? await whyNotCreatio(settings, fetchImpl) : undefined;
+      out.error(`❌ ${notCreatio?.message ?? error.message}\n   fix: ${notCreatio?.fix ?? error.fix}`);
       return 1;
     }
     throw error;
   }
+}
+
+/**
+ * After a 404 from OAuthConfigService: is CREATIO_URL (with CREATIO_ODATA_PATH's prefix) Creatio at all? Creatio
+ * answers its OData root with 401 without a token; undefined when it does, so the 404 is Creatio's own.
+ */
+async function whyNotCreatio(
+  settings: RedirectUrlsSettings,
+  fetchImpl: Fetch = fetch,
+): Promise<{ message: string; fix: string } | undefined> {
+  const http = { fetch: fetchImpl, timeoutMs: settings.timeoutMs };
+  const odataRoot = (prefix: string) => `${settings.creatioUrl}${prefix}/odata/`;
+  const answer = await send(http, odataRoot(settings.routePrefix));
+  if (!answer.ok) return { message: answer.problem.message, fix: answer.problem.fix };
+  if (answer.response.status === 401) return undefined;
+  const otherPrefix = settings.routePrefix === '/0' ? '' : settings.routePrefix === '' ? '/0' : undefined;
+  if (otherPrefix !== undefined) {
+    const other = await send(http, odataRoot(otherPrefix));
+    if (other.ok && other.response.status === 401) {
+      return {
+        message: `Creatio at ${settings.creatioUrl} serves its routes ${otherPrefix ? 'with' : 'without'} the "/0" prefix; CREATIO_ODATA_PATH says otherwise.`,
+        fix: `Set CREATIO_ODATA_PATH=${otherPrefix}/odata`,
+      };
+    }
+  }
+  return {
+    message: `${settings.creatioUrl} does not answer like Creatio: ${odataRoot(settings.routePrefix)} gave HTTP ${answer.response.status} (Creatio answers 401 without a token).`,
+    fix:
+      settings.creatioUrl === settings.identityServiceUrl
+        ? 'CREATIO_URL is the Identity Service’s address: set it to the Creatio site itself.'
+        : 'Set CREATIO_URL to the Creatio site (the address users open it at); npm run doctor checks it.',
+  };
 }
 
 /** The URL behind a redirect-URL id, to print "- old / + new"; undefined where Creatio cannot list them. */
@@ -306,6 +362,12 @@ async function createClient(
   const grantType =
     option(parsed, 'grant-type') ?? (systemUserId ? 'client_credentials' : 'authorization_code');
   if (!name || !applicationUrl) throw new UsageError('create-client needs --name and --application-url');
+  if (!URL.canParse(applicationUrl) || !/^https?:$/.test(new URL(applicationUrl).protocol)) {
+    out.error(
+      `❌ --application-url "${applicationUrl}" is not an absolute http(s) URL (e.g. https://bff.example.com); nothing was sent.`,
+    );
+    return 1;
+  }
   if (grantType !== 'authorization_code' && grantType !== 'client_credentials') {
     throw new UsageError('--grant-type is authorization_code or client_credentials');
   }

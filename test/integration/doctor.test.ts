@@ -151,12 +151,13 @@ describe('redirect URI', () => {
     expect(result.summary).toContain(`accepts ${config.appUrl} (the registered path is "/"`);
   });
 
-  it('reports an unknown or inactive client as such', async () => {
+  it('reports an unknown or inactive client as such, and skips the redirect URI, which belongs to a client', async () => {
     harness.sandbox.registry.update(config.clientId, { active: false });
     const report = await runDoctor(config);
-    expect(check(report, 'redirect-uri')).toMatchObject({ status: 'fail' });
-    expect(check(report, 'redirect-uri').summary).toContain('invalid_client');
-    expect(check(report, 'client-credentials').status).toBe('fail');
+    expect(check(report, 'client-credentials')).toMatchObject({ status: 'fail' });
+    expect(check(report, 'client-credentials').summary).toContain('or its application is not Active');
+    expect(check(report, 'redirect-uri')).toMatchObject({ status: 'skip' });
+    expect(check(report, 'redirect-uri').summary).toContain('see "Client id and secret"');
   });
 });
 
@@ -165,8 +166,10 @@ describe('client id and secret', () => {
     const report = await runDoctor({ ...config, clientSecret: 'not-the-secret-of-this-client' });
     const result = check(report, 'client-credentials');
     expect(result.status).toBe('fail');
-    expect(result.summary).toContain('invalid_client');
-    expect(result.fix).toContain('Active');
+    expect(result.summary).toContain(
+      `knows client ${config.clientId} but refuses this client secret (invalid_client)`,
+    );
+    expect(result.fix).toContain('OAUTH_CLIENT_SECRET');
     expect(check(report, 'redirect-uri').status).toBe('pass');
     expect(JSON.stringify(report)).not.toContain('not-the-secret-of-this-client');
   });
@@ -186,7 +189,13 @@ describe('issuer', () => {
     const issuer = harness.sandbox.identityServiceUrl;
     expect(check(await runDoctor({ ...config, expectedIssuer: issuer }), 'issuer').status).toBe('pass');
     const wrong = check(await runDoctor({ ...config, expectedIssuer: 'creatio.com' }), 'issuer');
-    expect(wrong).toMatchObject({ status: 'fail', fix: `Set OAUTH_ISSUER=${issuer}` });
+    // The sandbox's issuer is its URL, so the override is not needed at all.
+    expect(wrong).toMatchObject({
+      status: 'fail',
+      fix: `Remove OAUTH_ISSUER: the issuer is IDENTITY_SERVICE_URL itself (or set OAUTH_ISSUER=${issuer}).`,
+    });
+    const elsewhere = checkIssuer({ ...config, expectedIssuer: 'creatio.com' }, { issuer: 'is.creatio.com' });
+    expect(elsewhere).toMatchObject({ status: 'fail', fix: 'Set OAUTH_ISSUER=is.creatio.com' });
   });
 
   it('suggests OAUTH_ISSUER for an issuer that is not a URL (Creatio samples: "creatio.com")', () => {

@@ -179,8 +179,10 @@ describe('credentials and Creatio versions', () => {
   });
 
   it('list on a Creatio without GetRedirectUrls says where to look instead', async () => {
-    // A Creatio that has only seed 004's methods: everything else is 404.
-    const creatio: Server = createServer((_req, res) => res.writeHead(404).end());
+    // A Creatio that has only seed 004's methods: everything else is 404, and its OData root asks for a token.
+    const creatio: Server = createServer((req, res) =>
+      res.writeHead(req.url === '/0/odata/' ? 401 : 404).end(),
+    );
     await new Promise<void>((resolve) => creatio.listen(0, '127.0.0.1', resolve));
     try {
       const creatioUrl = `http://127.0.0.1:${(creatio.address() as AddressInfo).port}`;
