@@ -30,6 +30,8 @@ const ui = {
   error: byId('accounts-error'),
   notice: byId('accounts-notice'),
   summary: byId('accounts-summary'),
+  announcer: byId('accounts-announcer'),
+  pagination: byId('accounts-pagination'),
   pageIndicator: byId('page-indicator'),
   previous: byId('previous-page'),
   next: byId('next-page'),
@@ -107,17 +109,28 @@ async function loadAccounts() {
       state.page = lastPage;
       return loadAccounts();
     }
+    const focus = rememberFocus();
     clearError(ui.error);
     renderRows(rows);
     renderPaging(total, rows.length);
+    restoreFocus(focus);
+    announce(total === 0 ? ui.emptyTitle.textContent : ui.summary.textContent);
   } catch (err) {
     if (err?.name === 'AbortError') return;
+    const retrying = ui.error.contains(document.activeElement);
     renderRows([], { failed: true });
     renderPaging(0, 0);
     showError(ui.error, err, { retry: loadAccounts });
+    // "Try again" failed again: its successor keeps the focus.
+    if (retrying) ui.error.querySelector('button')?.focus();
   } finally {
     if (inFlight === controller) setBusy(false);
   }
+}
+
+/** Whether a page of accounts is on its way: paging clicks wait for it, so a double click moves one page. */
+function isLoading() {
+  return ui.region.getAttribute('aria-busy') === 'true';
 }
 
 function setBusy(busy) {
@@ -174,6 +187,7 @@ function renderRow(account) {
           type: 'button',
           className: 'button button-ghost button-small',
           'aria-label': `Edit ${name}`,
+          dataset: { action: 'edit' },
           onclick: () => openAccountDialog(account),
         },
         'Edit',
@@ -184,6 +198,7 @@ function renderRow(account) {
           type: 'button',
           className: 'button button-ghost button-small button-danger-text',
           'aria-label': `Delete ${name}`,
+          dataset: { action: 'delete' },
           onclick: () => openDeleteDialog(account),
         },
         'Delete',
@@ -214,6 +229,8 @@ function renderPaging(total, shown) {
   ui.summary.textContent =
     total === 0 ? '' : `Showing ${first}–${first + shown - 1} of ${total} account${total === 1 ? '' : 's'}`;
   ui.pageIndicator.textContent = total === 0 ? '' : `Page ${state.page} of ${pages}`;
+  // Nothing to page through (no rows, or an error above): two disabled buttons would only be noise.
+  ui.pagination.hidden = total === 0;
   ui.previous.disabled = state.page <= 1;
   ui.next.disabled = state.page >= pages;
 }
@@ -226,6 +243,31 @@ function renderSortHeaders() {
       th.removeAttribute('aria-sort');
     }
   }
+}
+
+/**
+ * Re-rendering replaces the rows, and with them the Edit or Delete button that had the focus (it gets it back when
+ * a dialog closes), or the "Try again" button goes away: without help the focus would fall back to the top of the
+ * document. Put it on the same button of the same row, or on the table when that row is gone.
+ */
+function rememberFocus() {
+  const active = document.activeElement;
+  if (ui.body.contains(active)) {
+    return { rowId: active.closest('tr')?.dataset.id, action: active.dataset.action };
+  }
+  return { lost: ui.error.contains(active) };
+}
+
+function restoreFocus({ rowId, action, lost }) {
+  if (rowId === undefined && !lost) return;
+  const row = [...ui.body.rows].find((tr) => tr.dataset.id === rowId);
+  const button = row?.querySelector(`[data-action="${action}"]`);
+  (button ?? ui.region).focus();
+}
+
+/** Says what the table now shows, for screen readers: the rows appear silently otherwise. */
+function announce(text) {
+  ui.announcer.textContent = text;
 }
 
 let noticeTimer;
@@ -243,7 +285,7 @@ let editing;
 function openAccountDialog(account) {
   editing = account;
   ui.accountForm.reset();
-  clearError(ui.accountError);
+  clearAccountFormError();
   ui.accountTitle.textContent = account ? 'Edit account' : 'New account';
   ui.accountSubmit.textContent = account ? 'Save changes' : 'Create account';
   for (const field of editableFields) {
@@ -270,16 +312,13 @@ function toRequestBody(values) {
 async function saveAccount(event) {
   event.preventDefault();
   const values = readAccountForm();
-  if (!values.Name) {
-    showError(ui.accountError, new ApiError('Enter a name for the account.'));
-    ui.accountForm.elements.Name.focus();
-    return;
-  }
+  // No check of our own for an empty name: Creatio decides what a valid account is, and its message is shown here.
   const body = toRequestBody(values);
   if (editing && Object.keys(body).length === 0) {
     ui.accountDialog.close();
     return;
   }
+  clearAccountFormError();
   ui.accountSubmit.disabled = true;
   try {
     if (editing) {
@@ -291,9 +330,28 @@ async function saveAccount(event) {
     showNotice(editing ? `Saved changes to “${values.Name}”.` : `Created account “${values.Name}”.`);
     await loadAccounts();
   } catch (err) {
-    showError(ui.accountError, err);
+    showAccountFormError(err);
   } finally {
     ui.accountSubmit.disabled = false;
+  }
+}
+
+/** Creatio's message goes next to the form; when it is about a field (Creatio names it in quotes), so does focus. */
+function showAccountFormError(err) {
+  showError(ui.accountError, err);
+  const field = editableFields.find((name) => err instanceof ApiError && err.message.includes(`'${name}'`));
+  if (!field) return;
+  const input = ui.accountForm.elements[field];
+  input.setAttribute('aria-invalid', 'true');
+  input.setAttribute('aria-describedby', ui.accountError.id);
+  input.focus();
+}
+
+function clearAccountFormError() {
+  clearError(ui.accountError);
+  for (const field of editableFields) {
+    ui.accountForm.elements[field].removeAttribute('aria-invalid');
+    ui.accountForm.elements[field].removeAttribute('aria-describedby');
   }
 }
 
@@ -325,16 +383,23 @@ async function deleteAccount(event) {
 
 // ---- wiring ----
 
-const searchSoon = debounce(() => {
+function searchNow() {
+  if (ui.search.value === state.q) return;
   state.q = ui.search.value;
   state.page = 1;
   loadAccounts();
-}, searchDelayMs);
+}
+
+const searchSoon = debounce(searchNow, searchDelayMs);
 
 ui.search.value = state.q;
 ui.pageSize.value = String(state.size);
 ui.search.addEventListener('input', searchSoon);
-ui.filters.addEventListener('submit', (event) => event.preventDefault());
+// Enter searches at once rather than after the pause.
+ui.filters.addEventListener('submit', (event) => {
+  event.preventDefault();
+  searchNow();
+});
 ui.pageSize.addEventListener('change', () => {
   state.size = Number(ui.pageSize.value);
   state.page = 1;
@@ -351,10 +416,12 @@ ui.table.querySelector('thead').addEventListener('click', (event) => {
   loadAccounts();
 });
 ui.previous.addEventListener('click', () => {
+  if (isLoading()) return;
   state.page = Math.max(1, state.page - 1);
   loadAccounts();
 });
 ui.next.addEventListener('click', () => {
+  if (isLoading()) return;
   state.page += 1;
   loadAccounts();
 });

@@ -14,10 +14,14 @@ const time = byId('response-time');
 const rows = byId('response-rows');
 const output = byId('response-body');
 const errorArea = byId('explorer-error');
+const announcer = byId('explorer-announcer');
 const runButton = byId('run-query');
 
-const collections = new Set(['Account', 'Contact']);
+/** Each collection's starting $select: columns it has, so switching collection does not start with an error. */
+const defaultSelect = Object.freeze({ Account: 'Id,Name,City', Contact: 'Id,Name,Email,JobTitle' });
+const collections = new Set(Object.keys(defaultSelect));
 const queryOptions = ['$select', '$filter', '$orderby', '$top'];
+const defaultTop = '10';
 
 function buildUrl() {
   const fields = form.elements;
@@ -83,12 +87,16 @@ async function runQuery(event) {
         ? [result.data ?? '(empty body)']
         : renderJson(result.data)),
     );
-    // The raw JSON stays visible; a session that ended also gets the sign-in link.
-    if (!result.ok) {
+    // The raw JSON stays visible below; above it, Creatio's message (or the sign-in link when the session ended).
+    if (result.ok) {
+      announcer.textContent = `${status.textContent}: ${rows.textContent} rows in ${time.textContent}.`;
+    } else {
       const error = toApiError(result.status, result.data);
-      if (error.sessionEnded) showError(errorArea, error);
+      showError(errorArea, error);
+      announcer.textContent = `${status.textContent}.`;
     }
   } catch (err) {
+    announcer.textContent = '';
     status.textContent = '—';
     time.textContent = '—';
     output.replaceChildren();
@@ -99,10 +107,36 @@ async function runQuery(event) {
   }
 }
 
+let collection = form.elements.collection.value;
+
+/** A $select still at the old collection's default becomes the new one's; one the person wrote stays. */
+function switchCollection() {
+  const select = form.elements.$select;
+  const next = form.elements.collection.value;
+  if (select.value === defaultSelect[collection]) select.value = defaultSelect[next];
+  collection = next;
+}
+
 form.addEventListener('input', showUrl);
-form.addEventListener('change', showUrl);
-form.addEventListener('reset', () => setTimeout(showUrl));
+form.addEventListener('change', (event) => {
+  if (event.target === form.elements.collection) switchCollection();
+  showUrl();
+});
+form.addEventListener('reset', () =>
+  setTimeout(() => {
+    collection = form.elements.collection.value;
+    showUrl();
+  }),
+);
 form.addEventListener('submit', runQuery);
-form.elements.$select.value = 'Id,Name,City';
-form.elements.$top.value = '10';
+// Enter in a text box runs the query already; Ctrl+Enter (⌘+Enter) does it from the $filter box as well.
+form.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    form.requestSubmit(runButton);
+  }
+});
+// Default values, not just values: "Reset" comes back to them.
+form.elements.$select.defaultValue = defaultSelect[collection];
+form.elements.$top.defaultValue = defaultTop;
 showUrl();

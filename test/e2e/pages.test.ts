@@ -229,6 +229,8 @@ describe('when something goes wrong', () => {
       await waitForTable(page);
       expect(await page.locator('#accounts-body tr').count()).toBe(20);
       expect(await page.locator('#accounts-error').textContent()).toBe('');
+      // "Try again" is gone with the alert; the focus goes to the table, not back to the top of the document.
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('accounts-region');
     } finally {
       harness.sandbox.faults.latencyMs = 0;
       await context.close();
