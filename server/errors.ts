@@ -77,6 +77,8 @@ export class BffError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly hint: string | undefined;
+  /** Where "Sign in again" on the error page leads back to: a validated local path. */
+  returnTo: string | undefined;
   readonly logDetail: string | undefined;
 
   constructor(code: ErrorCode, options: BffErrorOptions = {}) {
@@ -139,6 +141,9 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     res.render('error', {
       title: 'Something went wrong',
       error: { code: error.code, message: error.message, hint: error.hint, status: error.status },
+      signInUrl: error.returnTo
+        ? `/auth/login?returnTo=${encodeURIComponent(error.returnTo)}`
+        : '/auth/login',
     });
   };
 }

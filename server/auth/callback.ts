@@ -5,11 +5,12 @@
  * stored server-side → 302 to the validated returnTo. Every failure ends on a page that says what happened and
  * what to check, and creates no session.
  */
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import * as oidc from 'openid-client';
 import { BffError, ErrorCode } from '../errors.ts';
 import type { SessionUser } from '../session/store.ts';
 import { toTokenSet } from '../session/token-store.ts';
+import type { LoginTransaction } from '../session/transactions.ts';
 import type { AuthDeps } from './deps.ts';
 import { createLoginBinding } from './login-binding.ts';
 
@@ -129,9 +130,25 @@ export function handleCallback(deps: AuthDeps): RequestHandler {
   const binding = createLoginBinding(config);
   return async (req, res) => {
     const state = text(req.query.state);
-    const error = text(req.query.error);
     const transaction = state ? await storage.transactions.take(state) : undefined;
+    try {
+      await finish(req, res, state, transaction);
+    } catch (err) {
+      // "Sign in again" on the error page should lead back where this browser's sign-in was going.
+      if (err instanceof BffError && transaction && binding.isBound(req, transaction.browserBinding)) {
+        err.returnTo = transaction.returnTo;
+      }
+      throw err;
+    }
+  };
 
+  async function finish(
+    req: Request,
+    res: Response,
+    state: string | undefined,
+    transaction: LoginTransaction | undefined,
+  ): Promise<void> {
+    const error = text(req.query.error);
     if (error) throw authorizationError(error, text(req.query.error_description), deps);
     if (!transaction) {
       throw new BffError(ErrorCode.InvalidCallback, {
@@ -208,5 +225,5 @@ export function handleCallback(deps: AuthDeps): RequestHandler {
     logger.info({ reqId: req.id, sub: user.sub }, 'signed in');
     res.set('Cache-Control', 'no-store');
     res.redirect(302, transaction.returnTo);
-  };
+  }
 }

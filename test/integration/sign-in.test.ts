@@ -237,6 +237,26 @@ describe('forged, replayed and refused callbacks', () => {
     await expectRejected(agent, `/auth/callback?error=access_denied&state=${state}`, 401, /cancelled/);
   });
 
+  it('offers "Sign in again" back to the page the cancelled sign-in was going to', async () => {
+    const agent = h.agent();
+    const state = (await startLogin(agent, '/accounts?q=north')).searchParams.get('state')!;
+    const res = await agent
+      .get(`/auth/callback?error=access_denied&state=${state}`)
+      .set('Accept', 'text/html');
+    expect(res.status).toBe(401);
+    expect(res.text).toContain('href="/auth/login?returnTo=%2Faccounts%3Fq%3Dnorth"');
+  });
+
+  it('offers a plain "Sign in again" when the transaction belongs to another browser', async () => {
+    const state = (await startLogin(h.agent(), '/accounts')).searchParams.get('state')!;
+    const res = await h
+      .agent()
+      .get(`/auth/callback?error=access_denied&state=${state}`)
+      .set('Accept', 'text/html');
+    expect(res.text).toContain('href="/auth/login"');
+    expect(res.text).not.toContain('returnTo=');
+  });
+
   it('explains a refused client (invalid_client)', async () => {
     await expectRejected(h.agent(), '/auth/callback?error=invalid_client', 401, /OAUTH_CLIENT_ID/);
   });
