@@ -141,9 +141,10 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     res.render('error', {
       title: 'Something went wrong',
       error: { code: error.code, message: error.message, hint: error.hint, status: error.status },
-      signInUrl: error.returnTo
-        ? `/auth/login?returnTo=${encodeURIComponent(error.returnTo)}`
-        : '/auth/login',
+      signInUrl:
+        error.returnTo && error.returnTo !== '/'
+          ? `/auth/login?returnTo=${encodeURIComponent(error.returnTo)}`
+          : '/auth/login',
     });
   };
 }
