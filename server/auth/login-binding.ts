@@ -15,6 +15,7 @@
  * itself: it only proves "this browser started that login".
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { parse as parseCookies } from 'cookie';
 import type { CookieOptions, Request, Response } from 'express';
 import type { Config } from '../config.ts';
 import { LOGIN_TRANSACTION_TTL_MS } from '../session/transactions.ts';
@@ -38,15 +39,6 @@ function hashOf(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
 }
 
-/** One cookie from the Cookie header; no cookie parser runs before the sign-in routes. */
-function readCookie(req: Request, name: string): string | undefined {
-  for (const pair of (req.headers.cookie ?? '').split(';')) {
-    const at = pair.indexOf('=');
-    if (at > 0 && pair.slice(0, at).trim() === name) return pair.slice(at + 1).trim();
-  }
-  return undefined;
-}
-
 export function createLoginBinding(config: Pick<Config, 'cookie'>): LoginBinding {
   const name = loginBindingCookieName(config);
   const options: CookieOptions = {
@@ -57,7 +49,8 @@ export function createLoginBinding(config: Pick<Config, 'cookie'>): LoginBinding
     maxAge: LOGIN_TRANSACTION_TTL_MS, // it need not outlive the transactions it binds
   };
   const current = (req: Request): string | undefined => {
-    const value = readCookie(req, name);
+    // No cookie parser runs before the sign-in routes; this is the one cookie they read.
+    const value = parseCookies(req.headers.cookie ?? '')[name];
     return value !== undefined && VALUE_FORMAT.test(value) ? value : undefined;
   };
 

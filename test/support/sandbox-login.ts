@@ -4,6 +4,8 @@
  * redirect: 'manual' would drop them), by name only: every cookie here belongs to the one Identity Service host.
  */
 
+import { parseSetCookie } from 'cookie';
+
 /** The Identity Service's cookies, name → value. Pass the same jar again to reuse the sign-in session. */
 export type SandboxCookieJar = Map<string, string>;
 
@@ -74,17 +76,10 @@ function toCookieHeader(cookies: SandboxCookieJar): string {
 
 function storeCookies(cookies: SandboxCookieJar, setCookieHeaders: readonly string[]): void {
   for (const header of setCookieHeaders) {
-    const [pair = '', ...attributes] = header.split(';');
-    const separator = pair.indexOf('=');
-    const name = pair.slice(0, separator).trim();
-    const value = pair.slice(separator + 1).trim();
-    const expired = attributes.some((attribute) => {
-      const [key = '', raw = ''] = attribute.trim().split('=');
-      if (key.toLowerCase() === 'max-age') return Number(raw) <= 0;
-      if (key.toLowerCase() === 'expires') return Date.parse(raw) <= Date.now();
-      return false;
-    });
-    if (expired || value === '') cookies.delete(name);
+    const { name, value, maxAge, expires } = parseSetCookie(header);
+    const expired =
+      (maxAge !== undefined && maxAge <= 0) || (expires !== undefined && expires.getTime() <= Date.now());
+    if (expired || !value) cookies.delete(name);
     else cookies.set(name, value);
   }
 }
