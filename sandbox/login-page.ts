@@ -2,18 +2,12 @@
  * The HTML of the sandbox Identity Service: sign-in, sign-out and error pages. Plain strings, no template engine:
  * every value that comes from a request or the registry goes through `escapeHtml`.
  */
+import escapeHtmlText from 'escape-html';
 import type { DemoUser } from './users.ts';
 
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
+/** HTML-escapes any value (the same escaping Express uses). */
 export function escapeHtml(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] ?? char);
+  return escapeHtmlText(String(value));
 }
 
 const STYLE = `
