@@ -13,6 +13,7 @@ import { type Config, type Env, loadConfig } from '../../server/config.ts';
 import type { CheckResult } from '../../server/diagnostics/checks.ts';
 import { type DiagnosticsReport, runDoctor } from '../../server/diagnostics/doctor.ts';
 import { loadRedirectUrlsSettings, runRedirectUrls } from '../../server/diagnostics/redirect-urls.ts';
+import { sandboxEnv } from '../support/harness.ts';
 import { freePort } from '../support/ports.ts';
 
 const APP_URL = 'http://localhost:3999';
@@ -25,11 +26,7 @@ const servers: Server[] = [];
 beforeAll(async () => {
   sandbox = await startSandbox({ identityPort: 0, creatioPort: 0, appUrl: APP_URL });
   baseEnv = {
-    IDENTITY_SERVICE_URL: sandbox.identityServiceUrl,
-    CREATIO_URL: sandbox.creatioUrl,
-    OAUTH_CLIENT_ID: sandbox.bffClient.clientId,
-    OAUTH_CLIENT_SECRET: sandbox.bffClient.clientSecret,
-    APP_URL,
+    ...sandboxEnv(sandbox, APP_URL),
     SESSION_SECRET: 'a-session-secret-of-forty-characters-xx',
     SESSION_STORE: 'memory',
   };

@@ -175,13 +175,7 @@ describe('sign-in rate limit', () => {
   it('refuses logins beyond LOGIN_RATE_LIMIT per address and stores no transaction for them', async () => {
     const config = loadConfig(
       {
-        IDENTITY_SERVICE_URL: h.sandbox.identityServiceUrl,
-        CREATIO_URL: h.sandbox.creatioUrl,
-        OAUTH_CLIENT_ID: h.config.clientId,
-        OAUTH_CLIENT_SECRET: h.config.clientSecret,
-        APP_URL: h.baseUrl,
-        SESSION_SECRET: 'x'.repeat(40),
-        SESSION_STORE: 'memory',
+        ...h.env,
         LOGIN_RATE_LIMIT: '3',
       },
       { sandbox: true },

@@ -263,14 +263,8 @@ describe('forged, replayed and refused callbacks', () => {
 
   it('explains a wrong client secret at the code exchange', async () => {
     const config = loadConfig({
-      IDENTITY_SERVICE_URL: h.sandbox.identityServiceUrl,
-      CREATIO_URL: h.sandbox.creatioUrl,
-      OAUTH_CLIENT_ID: h.config.clientId,
+      ...h.env,
       OAUTH_CLIENT_SECRET: 'this-is-not-the-secret',
-      APP_URL: h.baseUrl,
-      SESSION_SECRET: 'x'.repeat(40),
-      SESSION_STORE: 'memory',
-      LOGIN_RATE_LIMIT: '100000',
     });
     const wrong = await createApp(config, { logger: createLogger('silent') });
     try {
@@ -349,14 +343,9 @@ describe('session storage across restarts and key rotation', () => {
 
   function configWith(secret: string, file: string) {
     return loadConfig({
-      IDENTITY_SERVICE_URL: h.sandbox.identityServiceUrl,
-      CREATIO_URL: h.sandbox.creatioUrl,
-      OAUTH_CLIENT_ID: h.config.clientId,
-      OAUTH_CLIENT_SECRET: h.config.clientSecret,
-      APP_URL: h.baseUrl,
+      ...h.env,
       SESSION_SECRET: secret,
       SESSION_STORE: `sqlite:${file}`,
-      LOGIN_RATE_LIMIT: '100000',
     });
   }
 

@@ -19,6 +19,8 @@ export type Agent = ReturnType<typeof supertest.agent>;
 export interface Harness {
   readonly sandbox: Sandbox;
   readonly config: Config;
+  /** The environment the BFF was configured from: a base for tests that build a second app on the same sandbox. */
+  readonly env: Readonly<Record<string, string>>;
   readonly bff: BffApp;
   /** The BFF's URL (= APP_URL): http://127.0.0.1:<port> */
   readonly baseUrl: string;
@@ -40,6 +42,17 @@ export interface SignedIn {
 export function sessionIdFromCookie(cookie: string): string {
   const value = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1));
   return value.slice(2, value.lastIndexOf('.'));
+}
+
+/** The variables that point the BFF at a running sandbox: what `npm start` derives in sandbox mode. */
+export function sandboxEnv(sandbox: Sandbox, appUrl: string): Record<string, string> {
+  return {
+    IDENTITY_SERVICE_URL: sandbox.identityServiceUrl,
+    CREATIO_URL: sandbox.creatioUrl,
+    OAUTH_CLIENT_ID: sandbox.bffClient.clientId,
+    OAUTH_CLIENT_SECRET: sandbox.bffClient.clientSecret,
+    APP_URL: appUrl,
+  };
 }
 
 export interface HarnessOptions {
@@ -67,30 +80,25 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     appUrl: baseUrl,
     accessTokenTtlSeconds: options.accessTokenTtlSeconds,
   });
-  const config = loadConfig(
-    {
-      IDENTITY_SERVICE_URL: sandbox.identityServiceUrl,
-      CREATIO_URL: sandbox.creatioUrl,
-      OAUTH_CLIENT_ID: sandbox.bffClient.clientId,
-      OAUTH_CLIENT_SECRET: sandbox.bffClient.clientSecret,
-      APP_URL: baseUrl,
-      PORT: String(port),
-      SESSION_SECRET: randomBytes(32).toString('base64url'),
-      SESSION_STORE: 'memory',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
-      HTTP_TIMEOUT_MS: '5000',
-      // Every test signs in from 127.0.0.1; the production default would throttle the suite.
-      LOGIN_RATE_LIMIT: '100000',
-      ...options.env,
-    },
-    { sandbox: true },
-  );
+  const env = {
+    ...sandboxEnv(sandbox, baseUrl),
+    PORT: String(port),
+    SESSION_SECRET: randomBytes(32).toString('base64url'),
+    SESSION_STORE: 'memory',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    HTTP_TIMEOUT_MS: '5000',
+    // Every test signs in from 127.0.0.1; the production default would throttle the suite.
+    LOGIN_RATE_LIMIT: '100000',
+    ...options.env,
+  };
+  const config = loadConfig(env, { sandbox: true });
   const bff = await createApp(config, { logger: createLogger(config.logLevel), ...options.deps });
   server.on('request', bff.app);
 
   return {
     sandbox,
     config,
+    env,
     bff,
     baseUrl,
     agent: () => supertest.agent(bff.app),
