@@ -6,7 +6,6 @@
 import type { RequestHandler } from 'express';
 import * as oidc from 'openid-client';
 import { CSRF_HEADER } from '../security/csrf.ts';
-import { endSession } from '../session/end-session.ts';
 import type { AuthDeps } from './deps.ts';
 
 /** Nothing to end: a stale page's sign-out button still lands somewhere sensible, without a CSRF error. */
@@ -42,9 +41,10 @@ export function handleLogout({ config, storage, oidc: client, logger }: AuthDeps
     }
 
     if (req.session.user) logger.info({ reqId: req.id, sub: req.session.user.sub }, 'signed out');
-    await endSession(storage, sessionId);
-    // Detach this request from the ended session as well. Otherwise express-session (rolling cookies) sends the old
-    // session cookie again after the clearCookie below, and would write the record back had anything changed it.
+    // The token set, then the session record through this request's own session: destroying it via req.session
+    // (not only in the store) detaches the request, so express-session (rolling cookies) neither sends the old
+    // cookie again after the clearCookie below nor writes the record back.
+    await storage.tokens.delete(sessionId);
     await new Promise<void>((resolve, reject) =>
       req.session.destroy((err) => (err ? reject(err) : resolve())),
     );

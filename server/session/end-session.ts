@@ -1,6 +1,8 @@
 /**
- * Ends a session everywhere the BFF keeps it: the session record and its token set. Used by sign-out, by a refresh
- * that failed for good, and (later) by back-channel logout.
+ * Ends a session everywhere the BFF keeps it: the session record and its token set. For code that ends a session
+ * other than the one of the request at hand's own express-session — a refresh that failed for good, and (later)
+ * back-channel logout. Sign-out destroys through req.session instead, which also detaches the request
+ * (auth/logout.ts).
  */
 import type { SessionStorage } from './storage.ts';
 
