@@ -1,7 +1,7 @@
 /**
- * Ends a session everywhere the BFF keeps it: the session record and its token set. For code that ends a session
- * other than the one of the request at hand's own express-session — a refresh that failed for good, and (later)
- * back-channel logout. Sign-out destroys through req.session instead, which also detaches the request
+ * Ends a session everywhere the BFF keeps it: the session record and its token set. For code that has only the
+ * session id at hand — a refresh that failed for good (it runs below the request), and later back-channel logout
+ * (no browser at all). Sign-out destroys through req.session instead, which also detaches the request
  * (auth/logout.ts).
  */
 import type { SessionStorage } from './storage.ts';
