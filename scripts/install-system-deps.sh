@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian machine lacks for the test suite: Chromium (browser tests) and redis-server (the
-# shared session store's tests). Idempotent; needs root or sudo for apt-get.
+# Installs what a fresh Debian machine lacks for the test suite: Chromium (browser tests), redis-server (the
+# shared session store's tests), nginx (the tested deployment example in deploy/) and glewlwyd (a second,
+# independent OpenID provider for the interop suite). Idempotent; needs root or sudo for apt-get.
 set -euo pipefail
 
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -x /usr/sbin/nginx ] || need+=(nginx)
+[ -x /usr/bin/glewlwyd ] || need+=(glewlwyd)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing: ${need[*]}"
@@ -24,4 +27,10 @@ if ! command -v redis-server >/dev/null 2>&1; then
   echo "ERROR: redis-server is missing after install; the Redis session-store tests cannot run." >&2
   exit 1
 fi
+for bin in /usr/sbin/nginx /usr/bin/glewlwyd; do
+  if [ ! -x "$bin" ]; then
+    echo "ERROR: $bin is missing after install; the deployment and interop tests cannot run." >&2
+    exit 1
+  fi
+done
 echo "System dependencies OK: $(/usr/bin/chromium --version 2>/dev/null | head -1), $(redis-server --version | cut -d' ' -f1-3)"
