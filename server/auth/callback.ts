@@ -13,6 +13,7 @@ import { toTokenSet } from '../session/token-store.ts';
 import type { LoginTransaction } from '../session/transactions.ts';
 import type { AuthDeps } from './deps.ts';
 import { createLoginBinding } from './login-binding.ts';
+import { describeAnswer, isRefusal, tokenEndpointAnswer } from './token-endpoint-answer.ts';
 
 /**
  * RFC 6749's error codes are short ASCII words. Anything else is not echoed: a crafted link could otherwise put
@@ -62,24 +63,46 @@ function authorizationError(error: string, description: string | undefined, deps
   }
 }
 
-/** Failures of the code exchange and of the ID-token checks, classified by type and OAuth error code. */
-function exchangeError(cause: unknown): BffError {
+/**
+ * Failures of the code exchange and of the ID-token checks. A refusal says what the Identity Service answered and
+ * what each of its possible causes would need; only no answer (or a 5xx) is an outage.
+ */
+function exchangeError(cause: unknown, deps: AuthDeps): BffError {
   if (cause instanceof BffError) return cause;
-  if (cause instanceof oidc.ResponseBodyError) {
-    const logDetail = `token endpoint answered ${cause.status} ${cause.error}${cause.error_description ? ` (${cause.error_description})` : ''}`;
-    if (cause.error === 'invalid_client') {
+  const answer = tokenEndpointAnswer(cause);
+  if (answer) {
+    const said = `The Identity Service refused the code exchange (${describeAnswer(answer)}).`;
+    const logDetail = `token endpoint answered ${describeAnswer(answer)}${answer.description ? ` (${answer.description})` : ''}`;
+    if (!isRefusal(answer)) {
+      return new BffError(ErrorCode.IdentityServiceUnavailable, {
+        cause,
+        hint: 'The Identity Service failed while finishing the sign-in. Try again; if it persists, /readyz and /diagnostics say more.',
+        logDetail,
+      });
+    }
+    if (answer.error === 'invalid_client') {
       return new BffError(ErrorCode.IdentityServiceError, {
         status: 401,
         cause,
-        message: 'The Identity Service rejected this application’s client credentials.',
+        message: `${said} It does not accept this application’s client credentials.`,
         hint: 'Check OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET against the integrated application in Creatio, and that it is Active.',
+        logDetail,
+      });
+    }
+    if (answer.error === 'unauthorized_client') {
+      // glewlwyd answers this for a wrong secret and for a redirect_uri the client does not have; IdentityServer for
+      // a client without the authorization-code grant. The answer alone cannot tell which, so name all three.
+      return new BffError(ErrorCode.IdentityServiceError, {
+        status: 401,
+        cause,
+        message: `${said} The client is not allowed to exchange this code.`,
+        hint: `Check, in the integrated application in Creatio: that OAUTH_CLIENT_SECRET is its current client secret; that the redirect URL ${deps.config.redirectUri} is registered exactly for OAUTH_CLIENT_ID (${deps.config.clientId}); and that it allows the authorization code grant. npm run doctor checks the redirect URL.`,
         logDetail,
       });
     }
     return new BffError(ErrorCode.InvalidCallback, {
       cause,
-      message:
-        'The sign-in code could not be exchanged: it was already used, has expired, or was issued for another redirect URL.',
+      message: `The sign-in code could not be exchanged: it was already used, has expired, or was issued for another redirect URL (the Identity Service answered ${describeAnswer(answer)}).`,
       hint: 'Start the sign-in again.',
       logDetail,
     });
@@ -180,11 +203,11 @@ export function handleCallback(deps: AuthDeps): RequestHandler {
         idTokenExpected: true,
       });
     } catch (cause) {
-      throw exchangeError(cause);
+      throw exchangeError(cause, deps);
     }
 
     const claims = tokens.claims();
-    if (!claims) throw exchangeError(new Error('no ID token in the token response'));
+    if (!claims) throw exchangeError(new Error('no ID token in the token response'), deps);
     let name = text(claims.name) ?? text(claims.preferred_username);
     let email = text(claims.email);
     if ((!name || !email) && configuration.serverMetadata().userinfo_endpoint) {

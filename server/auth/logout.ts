@@ -28,7 +28,12 @@ export function handleLogout({ config, storage, oidc: client, logger }: AuthDeps
         await oidc.tokenRevocation(configuration, tokens.refreshToken, { token_type_hint: 'refresh_token' });
       }
       if (configuration.serverMetadata().end_session_endpoint) {
-        const params: Record<string, string> = { post_logout_redirect_uri: config.postLogoutRedirectUri };
+        // state is optional in RP-Initiated Logout 1.0, but some Identity Services (glewlwyd) only honour
+        // post_logout_redirect_uri when it is present. Nothing reads it back: the landing page needs no state.
+        const params: Record<string, string> = {
+          post_logout_redirect_uri: config.postLogoutRedirectUri,
+          state: oidc.randomState(),
+        };
         if (tokens?.idToken) params.id_token_hint = tokens.idToken;
         logoutUrl = oidc.buildEndSessionUrl(configuration, params).href;
       }

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { OidcClient } from '../auth/client.ts';
+import { describeAnswer, isRefusal, tokenEndpointAnswer } from '../auth/token-endpoint-answer.ts';
 import { BffError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { endSession } from '../session/end-session.ts';
@@ -71,17 +72,23 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
     throw new BffError(ErrorCode.LoginRequired, { cause, logDetail });
   }
 
-  function refreshError(cause: unknown): BffError {
-    if (cause instanceof BffError) return cause; // discovery failed: already classified by auth/client.ts
-    if (cause instanceof oidc.ResponseBodyError) {
-      return new BffError(ErrorCode.IdentityServiceError, {
-        cause,
-        logDetail: `refresh_token grant answered ${cause.status} ${cause.error}`,
-      });
+  /**
+   * Classified by what the token endpoint said, not by one provider's error shape: any refusal (400 invalid_grant,
+   * 400 with an empty body, 401, 403 …) means this refresh token will never work again, so the session ends and the
+   * user signs in afresh — keeping it would re-send a dead token on every request. Only no answer, a 5xx, 408 or 429
+   * is an outage worth waiting out with the session kept.
+   */
+  async function refreshFailed(sessionId: string, cause: unknown): Promise<never> {
+    if (cause instanceof BffError) throw cause; // discovery failed: already classified by auth/client.ts
+    const answer = tokenEndpointAnswer(cause);
+    if (answer && isRefusal(answer)) {
+      return loginRequired(sessionId, `refresh_token grant refused: ${describeAnswer(answer)}`, cause);
     }
-    return new BffError(ErrorCode.IdentityServiceUnavailable, {
+    throw new BffError(ErrorCode.IdentityServiceUnavailable, {
       cause,
-      logDetail: `refresh_token grant failed: ${(cause as Error)?.message}`,
+      logDetail: answer
+        ? `refresh_token grant answered ${describeAnswer(answer)}`
+        : `refresh_token grant got no answer: ${(cause as Error)?.message}`,
     });
   }
 
@@ -101,10 +108,7 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
     try {
       response = await oidc.refreshTokenGrant(configuration, current.refreshToken);
     } catch (cause) {
-      if (cause instanceof oidc.ResponseBodyError && cause.error === 'invalid_grant') {
-        return loginRequired(sessionId, 'refresh_token grant answered invalid_grant', cause);
-      }
-      throw refreshError(cause);
+      return refreshFailed(sessionId, cause);
     }
     const next = toTokenSet(response, current, now());
     await storage.tokens.set(sessionId, next, storage.lifetime.maxMs);

@@ -292,6 +292,8 @@ describe('sign-out', () => {
     expect(`${logoutUrl.origin}${logoutUrl.pathname}`).toBe(discovered.end_session_endpoint);
     expect(logoutUrl.searchParams.get('post_logout_redirect_uri')).toBe(`${h.baseUrl}/`);
     expect(logoutUrl.searchParams.get('id_token_hint')).toBe(tokens?.idToken);
+    // A fresh random state each time: glewlwyd honours post_logout_redirect_uri only with one.
+    expect(logoutUrl.searchParams.get('state')).toMatch(/^[\w-]{32,}$/);
 
     expect(h.sandbox.stats.revocations.length).toBe(revocationsBefore + 1);
     expect(h.sandbox.stats.revocations.at(-1)).toMatchObject({ tokenTypeHint: 'refresh_token' });
