@@ -8,13 +8,15 @@
  * `cacheMs` share one run of the checks.
  */
 import { type Request, Router } from 'express';
+import { type CheckResult, type DiagnosticsReport, STATUS_ICON, toReport } from '../../qa/check-result.ts';
+import { checkCreatioAsUser } from '../../qa/checks/creatio.ts';
+import { checkBrowserOrigin } from '../../qa/checks/redirect-uri.ts';
+import type { RequestView } from '../../qa/checks/redirect-uri-probe.ts';
+import { httpOf, runDoctor } from '../../qa/doctor.ts';
+import type { Fetch } from '../../qa/http.ts';
 import type { Config } from '../config.ts';
 import type { SessionStorage } from '../session/storage.ts';
 import { setPageLocals } from '../ui/locals.ts';
-import { type CheckResult, checkBrowserOrigin, checkCreatioAsUser } from './checks.ts';
-import { type DiagnosticsReport, httpOf, runDoctor, STATUS_ICON, toReport } from './doctor.ts';
-import type { Fetch } from './http.ts';
-import type { RequestView } from './redirect-uri.ts';
 
 export interface DiagnosticsDeps {
   readonly config: Config;

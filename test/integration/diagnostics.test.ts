@@ -3,8 +3,7 @@
  * the browser-origin check from this very request, and one Creatio call with the signed-in user's own token.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CheckResult } from '../../server/diagnostics/checks.ts';
-import type { DiagnosticsReport } from '../../server/diagnostics/doctor.ts';
+import type { CheckResult, DiagnosticsReport } from '../../qa/check-result.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
 
 function check(report: DiagnosticsReport, id: string): CheckResult {

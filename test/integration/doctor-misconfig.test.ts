@@ -8,11 +8,11 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { CheckResult, DiagnosticsReport } from '../../qa/check-result.ts';
+import { runDoctor } from '../../qa/doctor.ts';
+import { loadRedirectUrlsSettings, runRedirectUrls } from '../../qa/redirect-urls/commands.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
 import { type Config, type Env, loadConfig } from '../../server/config.ts';
-import type { CheckResult } from '../../server/diagnostics/checks.ts';
-import { type DiagnosticsReport, runDoctor } from '../../server/diagnostics/doctor.ts';
-import { loadRedirectUrlsSettings, runRedirectUrls } from '../../server/diagnostics/redirect-urls.ts';
 import { sandboxEnv } from '../support/harness.ts';
 import { freePort } from '../support/ports.ts';
 

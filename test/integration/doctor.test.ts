@@ -11,17 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { CheckResult, DiagnosticsReport } from '../../qa/check-result.ts';
+import { checkAuthorizationCodeFlow } from '../../qa/checks/creatio.ts';
+import { checkEndpoints, checkIdentityServiceHost, checkIssuer } from '../../qa/checks/identity-service.ts';
+import { httpOf, runDoctor } from '../../qa/doctor.ts';
+import { loadRedirectUrlsSettings, runRedirectUrls } from '../../qa/redirect-urls/commands.ts';
+import { formatReport } from '../../qa/report/terminal.ts';
 import { startSandbox } from '../../sandbox/index.ts';
 import type { Config } from '../../server/config.ts';
-import {
-  type CheckResult,
-  checkAuthorizationCodeFlow,
-  checkEndpoints,
-  checkIdentityServiceHost,
-  checkIssuer,
-} from '../../server/diagnostics/checks.ts';
-import { type DiagnosticsReport, formatReport, httpOf, runDoctor } from '../../server/diagnostics/doctor.ts';
-import { loadRedirectUrlsSettings, runRedirectUrls } from '../../server/diagnostics/redirect-urls.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
 
 const run = promisify(execFile);

@@ -7,14 +7,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
-import { demoUsers } from '../../sandbox/users.ts';
 import {
   loadRedirectUrlsSettings,
   type RedirectUrlsSettings,
   redirectUrlProblem,
   runRedirectUrls,
-} from '../../server/diagnostics/redirect-urls.ts';
+} from '../../qa/redirect-urls/commands.ts';
+import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
+import { demoUsers } from '../../sandbox/users.ts';
 
 const APP_URL = 'http://localhost:3000';
 const CALLBACK = `${APP_URL}/auth/callback`;

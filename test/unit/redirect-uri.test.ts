@@ -6,7 +6,7 @@ import {
   type RequestView,
   redirectUriVariants,
   splitUri,
-} from '../../server/diagnostics/redirect-uri.ts';
+} from '../../qa/checks/redirect-uri-probe.ts';
 
 const kinds = (sent: string, registered: string) => compareRedirectUris(sent, registered).map((d) => d.kind);
 

@@ -5,8 +5,8 @@
  * administrator. Used by `npm run redirect-urls`; the app itself never holds these credentials.
  */
 import * as oidc from 'openid-client';
-import { discoveryUrl } from '../auth/client.ts';
-import { describeNetworkError, type Fetch, isRecord, parseJson } from './http.ts';
+import { discoveryUrl } from '../../server/auth/client.ts';
+import { describeNetworkError, type Fetch, isRecord, parseJson } from '../http.ts';
 
 export interface AdminSettings {
   readonly identityServiceUrl: string;

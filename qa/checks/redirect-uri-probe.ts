@@ -8,7 +8,7 @@
  * localhost/127.0.0.1 …) and described part by part.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { type Http, type HttpProblem, send } from './http.ts';
+import { type Http, type HttpProblem, send } from '../http.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Comparing two URIs the way the Identity Service does: as strings, part by part

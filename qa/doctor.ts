@@ -2,22 +2,20 @@
  * runDoctor(config): every check that needs no browser, in order, as one report. `npm run doctor` prints it,
  * /diagnostics renders it (adding the checks that need the browser's request or a signed-in user).
  */
-import type { Config } from '../config.ts';
+import type { Config } from '../server/config.ts';
+import { type DiagnosticsReport, toReport } from './check-result.ts';
+import { assessClient } from './checks/client.ts';
+import { checkConfiguration } from './checks/configuration.ts';
+import { checkAuthorizationCodeFlow, checkCreatio } from './checks/creatio.ts';
 import {
-  assessClient,
-  type CheckResult,
-  type CheckStatus,
-  checkAuthorizationCodeFlow,
   checkClockSkew,
-  checkConfiguration,
-  checkCreatio,
   checkDiscovery,
   checkEndpoints,
   checkIdentityServiceHost,
   checkIssuer,
-  checkRedirectUri,
   fetchDiscovery,
-} from './checks.ts';
+} from './checks/identity-service.ts';
+import { checkRedirectUri } from './checks/redirect-uri.ts';
 import type { Fetch, Http } from './http.ts';
 
 export interface DoctorOptions {
@@ -25,23 +23,6 @@ export interface DoctorOptions {
   readonly fetch?: Fetch;
   /** This machine's clock; Date.now by default (the clock-skew check compares it with the Identity Service's). */
   readonly now?: () => number;
-}
-
-export interface DiagnosticsReport {
-  /** true when no check failed (warnings and skips do not fail the report). */
-  readonly ok: boolean;
-  readonly checks: readonly CheckResult[];
-}
-
-export const STATUS_ICON: Readonly<Record<CheckStatus, string>> = Object.freeze({
-  pass: '✅',
-  warn: '⚠',
-  fail: '❌',
-  skip: '⏭',
-});
-
-export function toReport(checks: readonly CheckResult[]): DiagnosticsReport {
-  return { ok: checks.every((check) => check.status !== 'fail'), checks };
 }
 
 export function httpOf(config: Pick<Config, 'httpTimeoutMs'>, options: DoctorOptions = {}): Http {
@@ -68,26 +49,4 @@ export async function runDoctor(config: Config, options: DoctorOptions = {}): Pr
     checkCreatio(config, http),
   ]);
   return toReport([checkConfiguration(config), ...checks]);
-}
-
-/** The report as the terminal shows it: one line per check, then its fix and details indented; a total last. */
-export function formatReport(report: DiagnosticsReport): string {
-  const lines: string[] = [];
-  for (const check of report.checks) {
-    lines.push(`${STATUS_ICON[check.status]} ${check.title}: ${check.summary}`);
-    if (check.fix) lines.push(`   fix: ${check.fix}`);
-    // Details only where someone has to look: the configuration, and checks that did not pass.
-    if (check.id === 'configuration' || check.status === 'warn' || check.status === 'fail') {
-      for (const row of check.details ?? []) lines.push(`   · ${row.label}: ${row.value}`);
-    }
-  }
-  const failed = report.checks.filter((c) => c.status === 'fail').length;
-  const warned = report.checks.filter((c) => c.status === 'warn').length;
-  lines.push('');
-  lines.push(
-    report.ok
-      ? `All checks passed${warned ? ` (${warned} warning${warned > 1 ? 's' : ''})` : ''}.`
-      : `${failed} check${failed > 1 ? 's' : ''} failed${warned ? `, ${warned} warning${warned > 1 ? 's' : ''}` : ''}.`,
-  );
-  return lines.join('\n');
 }

@@ -1,18 +1,18 @@
 /**
  * The commands of `npm run redirect-urls`: list, add, update and delete the redirect URLs of an integrated
  * application, and create an application — through Creatio's OAuthConfigService. URLs are checked before anything
- * is sent, and every command prints what changed. Kept apart from scripts/redirect-urls.ts so tests run the very
+ * is sent, and every command prints what changed. Kept apart from cli.ts so tests run the very
  * same code in-process.
  */
-import { ConfigError, type Env, isLoopbackHost, maskSecret } from '../config.ts';
-import { type Fetch, send } from './http.ts';
+import { ConfigError, type Env, isLoopbackHost, maskSecret } from '../../server/config.ts';
+import { compareRedirectUris, isNearMiss } from '../checks/redirect-uri-probe.ts';
+import { type Fetch, send } from '../http.ts';
 import {
   type AdminSettings,
   createOAuthConfigClient,
   OAuthConfigServiceError,
   type RedirectUrl,
 } from './oauth-config-client.ts';
-import { compareRedirectUris, isNearMiss } from './redirect-uri.ts';
 
 export interface RedirectUrlsSettings extends AdminSettings {
   /** The application whose redirect URLs are managed when --client is not given (OAUTH_CLIENT_ID). */

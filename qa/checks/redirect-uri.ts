@@ -1,0 +1,155 @@
+/**
+ * The redirect-URI check: is the redirect URI the app sends registered for its client? The probe and the
+ * near-miss classifier are in redirect-uri-probe.ts; this turns their answer into a verdict and the exact fix.
+ * The page adds checkBrowserOrigin: APP_URL against the origin the browser really used.
+ */
+import type { Config } from '../../server/config.ts';
+import { type CheckResult, capitalise, type DetailRow, skipped } from '../check-result.ts';
+import type { Http } from '../http.ts';
+import type { ClientVerdict } from './client.ts';
+import { DISCOVERY_NEEDED, metadataString } from './identity-service.ts';
+import {
+  compareAppUrlWithRequest,
+  findNearMisses,
+  type NearMiss,
+  probeAuthorize,
+  type RequestView,
+} from './redirect-uri-probe.ts';
+
+function describeNearMiss(miss: NearMiss): string {
+  return `${miss.uri} (${miss.differences.map((d) => d.description).join('; ')})`;
+}
+
+function fixForNearMiss(config: Config, miss: NearMiss): string {
+  // OAUTH_REDIRECT_URI is the slip, and the app's own default is what was registered.
+  if (miss.uri === `${config.appUrl}/auth/callback`) {
+    return `Remove OAUTH_REDIRECT_URI: the app then sends ${miss.uri}, which is registered.`;
+  }
+  const register = `register ${config.redirectUri} exactly: npm run redirect-urls -- add ${config.redirectUri} (or in "OAuth 2.0 integrated applications" → Authorized redirect URIs)`;
+  if (!URL.canParse(miss.uri)) return capitalise(`${register}.`);
+  const origin = new URL(miss.uri).origin;
+  // Browsers write scheme and host in lower case, so "http://LOCALHOST" in APP_URL counts as another origin too.
+  const originDiffers =
+    miss.differences.some((d) => d.kind === 'scheme' || d.kind === 'host' || d.kind === 'port') ||
+    !config.redirectUri.startsWith(`${origin}/`);
+  if (originDiffers) {
+    const setting =
+      config.redirectUri === `${config.appUrl}/auth/callback`
+        ? `set APP_URL=${origin}`
+        : `set OAUTH_REDIRECT_URI=${miss.uri}`;
+    return `If browsers reach this app at ${origin}, ${setting}; otherwise ${register}.`;
+  }
+  return capitalise(`${register}.`);
+}
+
+/** Where the app receives the sign-in: APP_URL + /auth/callback, matched as Express matches routes. */
+function reachesCallbackRoute(config: Config): boolean {
+  if (!URL.canParse(config.redirectUri)) return false;
+  const uri = new URL(config.redirectUri);
+  const app = new URL(config.appUrl);
+  const path = uri.pathname.replace(/\/$/, '').toLowerCase();
+  return (
+    uri.origin === app.origin && path === `${app.pathname.replace(/\/$/, '')}/auth/callback`.toLowerCase()
+  );
+}
+
+export async function checkRedirectUri(
+  config: Config,
+  metadata: Record<string, unknown> | undefined,
+  http: Http,
+  client: ClientVerdict = 'undetermined',
+): Promise<CheckResult> {
+  const base = { id: 'redirect-uri', title: 'Redirect URI' };
+  const details: DetailRow[] = [{ label: 'sent by the app', value: config.redirectUri }];
+  const endpoint = metadataString(metadata, 'authorization_endpoint');
+  if (!endpoint || !URL.canParse(endpoint)) return skipped(base.id, base.title, DISCOVERY_NEEDED);
+  // Redirect URIs belong to an application: with the wrong one, whatever the probe says would mislead.
+  if (client === 'unknown-client' || client === 'grant-not-allowed') {
+    return skipped(
+      base.id,
+      base.title,
+      `Skipped: redirect URIs are registered per application, and client ${config.clientId} ${client === 'unknown-client' ? 'is unknown or not Active' : 'may not use the authorization code grant'} (see "Client id and secret").`,
+    );
+  }
+
+  const probe = await probeAuthorize(http, endpoint, config.clientId, config.redirectUri);
+  details.push({ label: 'Identity Service answer', value: probe.answer });
+  const onApp = reachesCallbackRoute(config);
+
+  if (probe.verdict === 'unreachable') {
+    return { ...base, status: 'fail', summary: probe.answer, fix: probe.problem?.fix, details };
+  }
+  if (probe.verdict === 'accepted') {
+    if (!onApp) {
+      return {
+        ...base,
+        status: 'warn',
+        summary: `The Identity Service accepts ${config.redirectUri}, but the app receives sign-ins at ${config.appUrl}/auth/callback, so the sign-in may never come back to this app.`,
+        fix: `Remove OAUTH_REDIRECT_URI (the app then sends ${config.appUrl}/auth/callback; register that) unless a proxy maps ${config.redirectUri} to it.`,
+        details,
+      };
+    }
+    return {
+      ...base,
+      status: 'pass',
+      summary: `The Identity Service accepts ${config.redirectUri} for client ${config.clientId}: it ${probe.answer}.`,
+      details,
+    };
+  }
+  if (probe.verdict === 'inconclusive') {
+    return {
+      ...base,
+      status: 'warn',
+      summary: `Could not tell whether ${config.redirectUri} is registered: the Identity Service ${probe.answer}.`,
+      fix: probe.error
+        ? `The Identity Service reported ${probe.error}: check that the application uses the authorization code grant and that scope "openid" is allowed.`
+        : 'Sign in once by hand; if the Identity Service shows an error page, register the redirect URI.',
+      details,
+    };
+  }
+
+  // Rejected: find what is registered instead.
+  const nearMisses = await findNearMisses(http, endpoint, config.clientId, config.redirectUri);
+  for (const miss of nearMisses) details.push({ label: 'accepted instead', value: describeNearMiss(miss) });
+  const [closest] = nearMisses;
+  if (closest) {
+    return {
+      ...base,
+      status: 'fail',
+      summary: `The Identity Service rejects ${config.redirectUri} but accepts ${describeNearMiss(closest)}.`,
+      fix: fixForNearMiss(config, closest),
+      details,
+    };
+  }
+  if (probe.error === 'invalid_client' || probe.error === 'unauthorized_client') {
+    return {
+      ...base,
+      status: 'fail',
+      summary: `The Identity Service does not accept client id ${config.clientId} with redirect URI ${config.redirectUri} (${probe.error}): the client is unknown or not Active, or the URI is not registered.`,
+      fix: `Check OAUTH_CLIENT_ID against "OAuth 2.0 integrated applications" (Active checked), then register ${config.redirectUri}: npm run redirect-urls -- add ${config.redirectUri}`,
+      details,
+    };
+  }
+  return {
+    ...base,
+    status: 'fail',
+    summary: `The Identity Service rejects the redirect URI ${config.redirectUri}: it ${probe.answer}.`,
+    fix: `Register ${config.redirectUri} for client ${config.clientId}: npm run redirect-urls -- add ${config.redirectUri} (or in "OAuth 2.0 integrated applications" → Authorized redirect URIs).`,
+    details,
+  };
+}
+
+/** Page only: APP_URL (and so the redirect URI) against the origin the browser used for this very request. */
+export function checkBrowserOrigin(config: Config, view: RequestView): CheckResult {
+  const result = compareAppUrlWithRequest(config.appUrl, view);
+  const details: DetailRow[] = [
+    { label: 'APP_URL', value: config.appUrl },
+    { label: 'browser origin', value: result.browserOrigin ?? '(unknown)' },
+    {
+      label: 'X-Forwarded-Proto / -Host',
+      value: `${view.forwardedProto ?? '-'} / ${view.forwardedHost ?? '-'}`,
+    },
+    { label: 'TRUST_PROXY', value: String(config.trustProxy) },
+  ];
+  return { id: 'browser-origin', title: 'APP_URL as the browser sees it', ...result, details };
+}
