@@ -11,6 +11,7 @@ import { BffError, ErrorCode } from '../errors.ts';
 import type { SessionUser } from '../session/store.ts';
 import { toTokenSet } from '../session/token-store.ts';
 import type { LoginTransaction } from '../session/transactions.ts';
+import { recordSignIn } from '../session/user-sessions.ts';
 import type { AuthDeps } from './deps.ts';
 import { createLoginBinding } from './login-binding.ts';
 import { describeAnswer, isRefusal, tokenEndpointAnswer } from './token-endpoint-answer.ts';
@@ -244,6 +245,7 @@ export function handleCallback(deps: AuthDeps): RequestHandler {
     req.session.idpSessionId = text(claims.sid);
     await storage.tokens.set(req.sessionID, toTokenSet(tokens), storage.lifetime.maxMs);
     await save(req);
+    await recordSignIn(storage, req);
 
     logger.info({ reqId: req.id, sub: user.sub }, 'signed in');
     res.set('Cache-Control', 'no-store');

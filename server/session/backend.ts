@@ -11,6 +11,21 @@ export interface KeyValueBackend {
   delete(key: string): Promise<void>;
   /** Extends the expiry without rewriting the value. */
   touch(key: string, ttlMs: number): Promise<void>;
+  /** Epoch ms at which the key expires; undefined when it is absent. (A session's expiry says when it was last used.) */
+  expiresAt(key: string): Promise<number | undefined>;
+  /**
+   * Stores the value only when the key is free (absent or expired), in one step across instances; true when this
+   * call stored it. The replay cache of back-channel logout tokens (`jti`) rests on it.
+   */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Groups: a few members under one key, each with a value and an expiry of its own; the session index (the
+   * sessions of one user, of one Identity Service session) rests on them. Adding an existing member replaces it.
+   */
+  putMember(group: string, member: string, value: string, ttlMs: number): Promise<void>;
+  /** The group's live members, member → value; expired members are left out (and dropped). */
+  members(group: string): Promise<Map<string, string>>;
+  removeMember(group: string, member: string): Promise<void>;
   /** Throws when the backend cannot serve requests (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -23,6 +38,7 @@ interface Entry {
 
 export function createMemoryBackend(now: () => number = Date.now): KeyValueBackend {
   const entries = new Map<string, Entry>();
+  const groups = new Map<string, Map<string, Entry>>();
 
   const live = (key: string): Entry | undefined => {
     const entry = entries.get(key);
@@ -37,6 +53,10 @@ export function createMemoryBackend(now: () => number = Date.now): KeyValueBacke
   const sweep = setInterval(() => {
     const t = now();
     for (const [key, entry] of entries) if (entry.expiresAt <= t) entries.delete(key);
+    for (const [group, members] of groups) {
+      for (const [member, entry] of members) if (entry.expiresAt <= t) members.delete(member);
+      if (members.size === 0) groups.delete(group);
+    }
   }, 60_000);
   sweep.unref();
 
@@ -59,10 +79,38 @@ export function createMemoryBackend(now: () => number = Date.now): KeyValueBacke
       const entry = live(key);
       if (entry) entry.expiresAt = now() + ttlMs;
     },
+    async expiresAt(key) {
+      return live(key)?.expiresAt;
+    },
+    async setIfAbsent(key, value, ttlMs) {
+      if (live(key)) return false;
+      entries.set(key, { value, expiresAt: now() + ttlMs });
+      return true;
+    },
+    async putMember(group, member, value, ttlMs) {
+      const members = groups.get(group) ?? new Map<string, Entry>();
+      members.set(member, { value, expiresAt: now() + ttlMs });
+      groups.set(group, members);
+    },
+    async members(group) {
+      const t = now();
+      const live = new Map<string, string>();
+      for (const [member, entry] of groups.get(group) ?? []) {
+        if (entry.expiresAt > t) live.set(member, entry.value);
+        else groups.get(group)?.delete(member);
+      }
+      return live;
+    },
+    async removeMember(group, member) {
+      const members = groups.get(group);
+      members?.delete(member);
+      if (members?.size === 0) groups.delete(group);
+    },
     async ping() {},
     async close() {
       clearInterval(sweep);
       entries.clear();
+      groups.clear();
     },
   };
 }

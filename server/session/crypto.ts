@@ -72,6 +72,9 @@ export function createSealer(secrets: readonly string[]): Sealer {
  * Storage keys hold a hash of the session id, not the id itself: a copy of the session database does not hand out
  * cookies that would still work.
  */
-export function storageKey(kind: 'sess' | 'tokens' | 'tx', id: string): string {
+export function storageKey(
+  kind: 'sess' | 'tokens' | 'tx' | 'by-user' | 'by-idp-session' | 'logout-jti',
+  id: string,
+): string {
   return `${kind}:${createHash('sha256').update(id).digest('base64url')}`;
 }

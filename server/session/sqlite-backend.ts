@@ -20,6 +20,14 @@ export function createSqliteBackend(path: string, now: () => number = Date.now):
     expires_at INTEGER NOT NULL
   ) WITHOUT ROWID`);
   db.exec('CREATE INDEX IF NOT EXISTS kv_expires_at ON kv (expires_at)');
+  db.exec(`CREATE TABLE IF NOT EXISTS kv_member (
+    grp TEXT NOT NULL,
+    member TEXT NOT NULL,
+    value TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (grp, member)
+  ) WITHOUT ROWID`);
+  db.exec('CREATE INDEX IF NOT EXISTS kv_member_expires_at ON kv_member (expires_at)');
 
   // Statements are prepared once, not per request.
   const select = db.prepare<[string, number], { value: string }>(
@@ -35,10 +43,30 @@ export function createSqliteBackend(path: string, now: () => number = Date.now):
   const extend = db.prepare<[number, string, number]>(
     'UPDATE kv SET expires_at = ? WHERE key = ? AND expires_at > ?',
   );
-  const purge = db.prepare<[number]>('DELETE FROM kv WHERE expires_at <= ?');
+  const selectExpiry = db.prepare<[string, number], { expires_at: number }>(
+    'SELECT expires_at FROM kv WHERE key = ? AND expires_at > ?',
+  );
+  // An expired row may be taken over; a live one may not (changes = 0).
+  const insertIfAbsent = db.prepare<[string, string, number, number]>(
+    'INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at WHERE kv.expires_at <= ?',
+  );
+  const upsertMember = db.prepare<[string, string, string, number]>(
+    'INSERT INTO kv_member (grp, member, value, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(grp, member) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at',
+  );
+  const selectMembers = db.prepare<[string, number], { member: string; value: string }>(
+    'SELECT member, value FROM kv_member WHERE grp = ? AND expires_at > ?',
+  );
+  const removeMember = db.prepare<[string, string]>('DELETE FROM kv_member WHERE grp = ? AND member = ?');
+  const purgeEntries = db.prepare<[number]>('DELETE FROM kv WHERE expires_at <= ?');
+  const purgeMembers = db.prepare<[number]>('DELETE FROM kv_member WHERE expires_at <= ?');
+  const purgeExpired = () => {
+    const t = now();
+    purgeEntries.run(t);
+    purgeMembers.run(t);
+  };
 
-  purge.run(now());
-  const purgeTimer = setInterval(() => purge.run(now()), PURGE_INTERVAL_MS);
+  purgeExpired();
+  const purgeTimer = setInterval(purgeExpired, PURGE_INTERVAL_MS);
   purgeTimer.unref();
 
   return {
@@ -58,6 +86,22 @@ export function createSqliteBackend(path: string, now: () => number = Date.now):
     async touch(key, ttlMs) {
       const t = now();
       extend.run(t + ttlMs, key, t);
+    },
+    async expiresAt(key) {
+      return selectExpiry.get(key, now())?.expires_at;
+    },
+    async setIfAbsent(key, value, ttlMs) {
+      const t = now();
+      return insertIfAbsent.run(key, value, t + ttlMs, t).changes === 1;
+    },
+    async putMember(group, member, value, ttlMs) {
+      upsertMember.run(group, member, value, now() + ttlMs);
+    },
+    async members(group) {
+      return new Map(selectMembers.all(group, now()).map((row) => [row.member, row.value]));
+    },
+    async removeMember(group, member) {
+      removeMember.run(group, member);
     },
     async ping() {
       db.prepare('SELECT 1').get();

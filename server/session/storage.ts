@@ -1,10 +1,11 @@
 /**
- * Opens the backend named by SESSION_STORE once at start-up and builds the three sealed stores on it.
+ * Opens the backend named by SESSION_STORE once at start-up and builds the sealed stores and the session index on it.
  */
 import type { Config } from '../config.ts';
 import { createMemoryBackend, type KeyValueBackend } from './backend.ts';
 import { createSealer } from './crypto.ts';
 import { createRedisBackend } from './redis-backend.ts';
+import { SessionIndex } from './session-index.ts';
 import { createSqliteBackend } from './sqlite-backend.ts';
 import { SealedSessionStore, type SessionLifetime } from './store.ts';
 import { TokenStore } from './token-store.ts';
@@ -15,6 +16,8 @@ export interface SessionStorage {
   readonly sessions: SealedSessionStore;
   readonly tokens: TokenStore;
   readonly transactions: LoginTransactions;
+  /** Which sessions belong to a user and to an Identity Service session (back-channel logout, "your sessions"). */
+  readonly index: SessionIndex;
   readonly lifetime: SessionLifetime;
   close(): Promise<void>;
 }
@@ -43,6 +46,7 @@ export async function openSessionStorage(
     sessions: new SealedSessionStore(kv, sealer, lifetime),
     tokens: new TokenStore(kv, sealer),
     transactions: new LoginTransactions(kv, sealer),
+    index: new SessionIndex(kv, sealer, lifetime.maxMs),
     lifetime,
     close: () => kv.close(),
   };
