@@ -17,6 +17,7 @@ export const ErrorCode = Object.freeze({
   NotFound: 'not_found', // 404
   RateLimited: 'rate_limited', // 429
   ServerError: 'server_error', // 500
+  SessionCookieBlocked: 'session_cookie_blocked', // 500: https APP_URL, but the request arrived as http
   IdentityServiceError: 'identity_service_error', // 502
   UpstreamUnavailable: 'upstream_unavailable', // 502
   IdentityServiceUnavailable: 'identity_service_unavailable', // 503
@@ -37,6 +38,7 @@ const statusOf: Record<ErrorCode, number> = {
   not_found: 404,
   rate_limited: 429,
   server_error: 500,
+  session_cookie_blocked: 500,
   identity_service_error: 502,
   upstream_unavailable: 502,
   identity_service_unavailable: 503,
@@ -56,6 +58,7 @@ const defaultMessage: Record<ErrorCode, string> = {
   not_found: 'Not found.',
   rate_limited: 'Too many requests. Wait a moment and try again.',
   server_error: 'Something went wrong on our side.',
+  session_cookie_blocked: 'The session cookie could not be set (TRUST_PROXY, X-Forwarded-Proto).',
   identity_service_error: 'The Identity Service answered with an error.',
   upstream_unavailable: 'Creatio could not be reached.',
   identity_service_unavailable: 'The Identity Service could not be reached.',

@@ -1,9 +1,12 @@
 /**
  * GET /auth/callback — finishes the authorization-code flow.
- * take the transaction (once) → only in the browser that started it (login-binding.ts) →
- * authorizationCodeGrant (state, PKCE, nonce, iss, ID token checks) → a new session id (no fixation) → tokens
- * stored server-side → 302 to the validated returnTo. Every failure ends on a page that says what happened and
- * what to check, and creates no session.
+ * find the transaction by `state` → only in the browser that started it (login-binding.ts) → take it (once) →
+ * `error=` → a cookie this request can carry back → authorizationCodeGrant (state, PKCE, nonce, iss, ID token
+ * checks) → a new session id (no fixation) → tokens stored server-side → 302 to the validated returnTo. Every
+ * failure ends on a page that says what happened and what to check, and creates no session.
+ *
+ * The binding is checked before anything is consumed: a stranger who opens someone's callback URL — or just
+ * `?error=access_denied&state=<theirs>` — must not be able to spoil that person's sign-in.
  */
 import type { Request, RequestHandler, Response } from 'express';
 import * as oidc from 'openid-client';
@@ -17,10 +20,28 @@ import { createLoginBinding } from './login-binding.ts';
 import { describeAnswer, isRefusal, tokenEndpointAnswer } from './token-endpoint-answer.ts';
 
 /**
- * RFC 6749's error codes are short ASCII words. Anything else is not echoed: a crafted link could otherwise put
- * its own words ("your account is locked, call …") on our page.
+ * The authorization-response error codes of RFC 6749 §4.1.2.1, plus OpenID Connect Core §3.1.2.6's. Only these are
+ * named on the page; anything else is shown generically, so a crafted link cannot put its own words ("your account
+ * is locked, call …") on our page.
  */
-const OAUTH_ERROR_CODE = /^[a-z0-9_]{1,64}$/i;
+const OAUTH_ERROR_CODES = new Set([
+  'invalid_request',
+  'unauthorized_client',
+  'access_denied',
+  'unsupported_response_type',
+  'invalid_scope',
+  'server_error',
+  'temporarily_unavailable',
+  'interaction_required',
+  'login_required',
+  'account_selection_required',
+  'consent_required',
+  'invalid_request_uri',
+  'invalid_request_object',
+  'request_not_supported',
+  'request_uri_not_supported',
+  'registration_not_supported',
+]);
 
 /** What an `error=` in the callback means for the person, and what to check. */
 function authorizationError(error: string, description: string | undefined, deps: AuthDeps): BffError {
@@ -55,7 +76,7 @@ function authorizationError(error: string, description: string | undefined, deps
       });
     default:
       return new BffError(ErrorCode.InvalidCallback, {
-        message: OAUTH_ERROR_CODE.test(error)
+        message: OAUTH_ERROR_CODES.has(error)
           ? `The Identity Service answered the sign-in with "${error}".`
           : 'The Identity Service answered the sign-in with an error.',
         hint: 'Start the sign-in again. If it keeps failing, /diagnostics checks the configuration.',
@@ -149,50 +170,68 @@ function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
+/** Refused before anything is consumed: the transaction stays for the browser that started it. */
+function notThisBrowsersLogin(state: string | undefined, transaction: LoginTransaction | undefined): BffError {
+  if (!state) {
+    return new BffError(ErrorCode.InvalidCallback, {
+      message: 'This is not a valid sign-in response: it has no state.',
+      hint: 'Start the sign-in again from the home page.',
+      logDetail: 'callback without state',
+    });
+  }
+  if (!transaction) {
+    return new BffError(ErrorCode.InvalidCallback, {
+      message:
+        'This sign-in response was already used or has expired (sign-ins must finish within 10 minutes).',
+      hint: 'Start the sign-in again from the home page.',
+      logDetail: 'callback with an unknown, used or expired state',
+    });
+  }
+  return new BffError(ErrorCode.InvalidCallback, {
+    message: 'This sign-in response was started in another browser, so it was not accepted.',
+    hint: 'Start the sign-in again in this browser. Never follow a sign-in link someone else sent you: it could sign you in to their account.',
+    logDetail: 'callback from a browser that did not start the login (login CSRF, or the binding cookie was lost)',
+  });
+}
+
+/**
+ * express-session sets a Secure cookie only on a request it sees as https. Behind a TLS proxy that needs
+ * TRUST_PROXY (so that X-Forwarded-Proto counts); without it the browser would come back signed out while a session
+ * and a token set nobody holds stayed behind. Checked before the code is exchanged, so no token is even issued.
+ */
+function sessionCookieBlocked(deps: AuthDeps): BffError {
+  return new BffError(ErrorCode.SessionCookieBlocked, {
+    message:
+      'You signed in at the Identity Service, but this server cannot set its session cookie: the request reached it as http while APP_URL is https.',
+    hint: `The administrator must set TRUST_PROXY to the address of the TLS proxy in front of this server (e.g. TRUST_PROXY=10.0.0.5, or TRUST_PROXY=loopback) and have the proxy send X-Forwarded-Proto: https. APP_URL is ${deps.config.appUrl}.`,
+    logDetail:
+      'callback over http with a Secure session cookie: TRUST_PROXY is off or X-Forwarded-Proto is not https; nothing was exchanged or stored',
+  });
+}
+
 export function handleCallback(deps: AuthDeps): RequestHandler {
   const { config, storage, oidc: client, logger } = deps;
   const binding = createLoginBinding(config);
   return async (req, res) => {
     const state = text(req.query.state);
-    const transaction = state ? await storage.transactions.take(state) : undefined;
+    const found = state ? await storage.transactions.peek(state) : undefined;
+    if (!found || !binding.isBound(req, found.browserBinding)) throw notThisBrowsersLogin(state, found);
+    // From here on the response belongs to this browser's login: use it up, whatever it says.
+    const transaction = await storage.transactions.take(found.state);
+    if (!transaction) throw notThisBrowsersLogin(state, undefined); // another tab of this browser was first
     try {
-      await finish(req, res, state, transaction);
+      await finish(req, res, transaction);
     } catch (err) {
       // "Sign in again" on the error page should lead back where this browser's sign-in was going.
-      if (err instanceof BffError && transaction && binding.isBound(req, transaction.browserBinding)) {
-        err.returnTo = transaction.returnTo;
-      }
+      if (err instanceof BffError) err.returnTo = transaction.returnTo;
       throw err;
     }
   };
 
-  async function finish(
-    req: Request,
-    res: Response,
-    state: string | undefined,
-    transaction: LoginTransaction | undefined,
-  ): Promise<void> {
+  async function finish(req: Request, res: Response, transaction: LoginTransaction): Promise<void> {
     const error = text(req.query.error);
     if (error) throw authorizationError(error, text(req.query.error_description), deps);
-    if (!transaction) {
-      throw new BffError(ErrorCode.InvalidCallback, {
-        message: state
-          ? 'This sign-in response was already used or has expired (sign-ins must finish within 10 minutes).'
-          : 'This is not a valid sign-in response: it has no state.',
-        hint: 'Start the sign-in again from the home page.',
-        logDetail: state ? 'callback with an unknown, used or expired state' : 'callback without state',
-      });
-    }
-    // Checked after take(): a callback opened in the wrong browser burns the transaction, so the code in that URL
-    // cannot be used anywhere any more.
-    if (!binding.isBound(req, transaction.browserBinding)) {
-      throw new BffError(ErrorCode.InvalidCallback, {
-        message: 'This sign-in response was started in another browser, so it was not accepted.',
-        hint: 'Start the sign-in again in this browser. Never follow a sign-in link someone else sent you: it could sign you in to their account.',
-        logDetail:
-          'callback from a browser that did not start the login (login CSRF, or the binding cookie was lost)',
-      });
-    }
+    if (config.cookie.secure && !req.secure) throw sessionCookieBlocked(deps);
 
     const configuration = await client.getConfiguration();
     let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;

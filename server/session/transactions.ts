@@ -30,6 +30,11 @@ export class LoginTransactions {
     await this.#records.set(tx.state, tx, LOGIN_TRANSACTION_TTL_MS);
   }
 
+  /** Reads without consuming: the callback checks the browser binding before it takes. */
+  peek(state: string): Promise<LoginTransaction | undefined> {
+    return this.#records.get(state);
+  }
+
   /** Returns the transaction and deletes it in the same step; undefined when unknown, used or expired. */
   take(state: string): Promise<LoginTransaction | undefined> {
     return this.#records.take(state);

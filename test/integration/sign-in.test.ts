@@ -258,7 +258,9 @@ describe('forged, replayed and refused callbacks', () => {
   });
 
   it('explains a refused client (invalid_client)', async () => {
-    await expectRejected(h.agent(), '/auth/callback?error=invalid_client', 401, /OAUTH_CLIENT_ID/);
+    const agent = h.agent();
+    const state = (await startLogin(agent)).searchParams.get('state')!;
+    await expectRejected(agent, `/auth/callback?error=invalid_client&state=${state}`, 401, /OAUTH_CLIENT_ID/);
   });
 
   it('explains a wrong client secret at the code exchange', async () => {

@@ -74,6 +74,28 @@ describe('login CSRF: a callback is accepted only in the browser that started th
     expect(res.body.error).toBe('invalid_callback');
   });
 
+  it("lets no stranger spoil someone's sign-in: the rightful browser finishes after another browser tried its URL", async () => {
+    // RFC 9700 §4.7.1: the binding is checked before the transaction is consumed, and `error=` only after that.
+    const victim = h.agent();
+    const callback = await callbackFor(victim, alice, '/accounts');
+    const state = new URL(`http://x${callback}`).searchParams.get('state')!;
+
+    const stranger = h.agent();
+    const stolen = await stranger.get(callback).set('Accept', 'application/json');
+    expect(stolen.status).toBe(400);
+    expect(stolen.body.message).toMatch(/started in another browser/);
+    const cancelled = await stranger
+      .get('/auth/callback')
+      .query({ error: 'access_denied', state })
+      .set('Accept', 'application/json');
+    expect(cancelled.status).toBe(400);
+    expect(cancelled.body.message).toMatch(/started in another browser/);
+    expect(await whoIs(stranger)).toBeUndefined();
+
+    await victim.get(callback).expect(302).expect('location', '/accounts');
+    expect(await whoIs(victim)).toBe(alice.sub);
+  });
+
   it('still lets two tabs of one browser sign in at once', async () => {
     const browser = h.agent();
     const first = await browser.get('/auth/login').query({ returnTo: '/first' }).expect(302);
@@ -122,26 +144,45 @@ describe('sign-out', () => {
 });
 
 describe('callback error page', () => {
+  /** An `error=` callback for a login this browser started: only then is the error handled at all. */
+  async function errorCallback(error: string, description?: string) {
+    const agent = h.agent();
+    const login = await agent.get('/auth/login').expect(302);
+    const state = new URL(login.headers.location as string).searchParams.get('state')!;
+    return agent
+      .get('/auth/callback')
+      .query({ error, state, ...(description ? { error_description: description } : {}) })
+      .set('Accept', 'text/html');
+  }
+
   it('does not repeat text from the query: a crafted link cannot put its words on our page', async () => {
     const bait = 'Your account is locked, call +1 555 0100';
-    const res = await h
-      .agent()
-      .get('/auth/callback')
-      .query({ error: bait, error_description: bait })
-      .set('Accept', 'text/html');
+    const res = await errorCallback(bait, bait);
     expect(res.status).toBe(400);
     expect(res.text).not.toContain('call +1 555');
     expect(res.text).toMatch(/Identity Service/);
   });
 
-  it('still names a well-formed OAuth error code', async () => {
+  it('names only the error codes of RFC 6749 and OpenID Connect, anything else generically', async () => {
+    const known = await errorCallback('temporarily_unavailable');
+    expect(known.status).toBe(400);
+    expect(known.text).toContain('temporarily_unavailable');
+
+    const made_up = await errorCallback('your_account_is_locked_call_support');
+    expect(made_up.status).toBe(400);
+    expect(made_up.text).not.toContain('your_account_is_locked');
+    expect(made_up.text).toMatch(/answered the sign-in with an error/);
+  });
+
+  it('does not handle an error for a login this browser did not start', async () => {
     const res = await h
       .agent()
       .get('/auth/callback')
-      .query({ error: 'temporarily_unavailable' })
+      .query({ error: 'invalid_client' })
       .set('Accept', 'text/html');
     expect(res.status).toBe(400);
-    expect(res.text).toContain('temporarily_unavailable');
+    expect(res.text).toMatch(/no state/);
+    expect(res.text).not.toMatch(/OAUTH_CLIENT_ID/);
   });
 });
 
