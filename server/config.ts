@@ -284,6 +284,14 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     );
   }
 
+  if (appIsHttps && parseTrustProxy(e.TRUST_PROXY) === false) {
+    // The app itself speaks http; an https APP_URL means a TLS proxy in front. Without TRUST_PROXY every request
+    // looks like http, the Secure session cookie is never set, and every sign-in ends signed out.
+    warnings.push(
+      `TRUST_PROXY: APP_URL is https (${appUrl}) but TRUST_PROXY is off, so requests arriving through the TLS proxy look like http and the Secure session cookie cannot be set (sign-ins will fail). Set TRUST_PROXY to the proxy's address, e.g. TRUST_PROXY=10.0.0.5 or TRUST_PROXY=loopback, and have the proxy send X-Forwarded-Proto: https`,
+    );
+  }
+
   if (issues.length > 0) throw new ConfigError(issues);
 
   const redirectUri = e.OAUTH_REDIRECT_URI ?? `${appUrl}/auth/callback`;

@@ -48,7 +48,11 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger(config.logLevel);
-  for (const warning of config.warnings) logger.warn(warning);
+  for (const warning of config.warnings) {
+    // Plain text on stderr for the person starting the app; the log line for whoever reads the logs later.
+    process.stderr.write(`Warning: ${warning}\n`);
+    logger.warn(warning);
+  }
   const bff = await createApp(config, { logger });
   const server = createServer(bff.app);
   server.on('error', (err: NodeJS.ErrnoException) => {

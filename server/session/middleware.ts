@@ -16,7 +16,8 @@ export function createSessionMiddleware(config: Config, storage: SessionStorage)
     resave: false,
     saveUninitialized: false,
     rolling: true,
-    proxy: config.trustProxy !== false,
+    // No `proxy` option: express-session then asks req.secure, which honours X-Forwarded-Proto only from the
+    // addresses TRUST_PROXY names. `proxy: true` would believe the header from anyone.
     unset: 'destroy',
     cookie: {
       httpOnly: true,

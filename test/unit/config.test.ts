@@ -110,6 +110,7 @@ describe('loadConfig: a good configuration', () => {
       NODE_ENV: 'production',
       IDENTITY_SERVICE_URL: 'http://localhost:5000',
       APP_URL: 'https://bff.example.com',
+      TRUST_PROXY: 'loopback',
     });
     expect(config.allowInsecureRequests).toBe(true);
     expect(config.warnings).toEqual([]);
