@@ -171,7 +171,10 @@ function text(value: unknown): string | undefined {
 }
 
 /** Refused before anything is consumed: the transaction stays for the browser that started it. */
-function notThisBrowsersLogin(state: string | undefined, transaction: LoginTransaction | undefined): BffError {
+function notThisBrowsersLogin(
+  state: string | undefined,
+  transaction: LoginTransaction | undefined,
+): BffError {
   if (!state) {
     return new BffError(ErrorCode.InvalidCallback, {
       message: 'This is not a valid sign-in response: it has no state.',
@@ -190,7 +193,8 @@ function notThisBrowsersLogin(state: string | undefined, transaction: LoginTrans
   return new BffError(ErrorCode.InvalidCallback, {
     message: 'This sign-in response was started in another browser, so it was not accepted.',
     hint: 'Start the sign-in again in this browser. Never follow a sign-in link someone else sent you: it could sign you in to their account.',
-    logDetail: 'callback from a browser that did not start the login (login CSRF, or the binding cookie was lost)',
+    logDetail:
+      'callback from a browser that did not start the login (login CSRF, or the binding cookie was lost)',
   });
 }
 
