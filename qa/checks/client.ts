@@ -21,6 +21,8 @@ export type ClientVerdict =
   | 'wrong-secret'
   | 'invalid-client'
   | 'grant-not-allowed'
+  /** unauthorized_client without saying why: a wrong secret, the grant, or the redirect URI (glewlwyd's answer). */
+  | 'unauthorized-client'
   | 'undetermined';
 
 export interface ClientAssessment {
@@ -75,7 +77,12 @@ export async function assessClient(
     value: `HTTP ${outcome.response.status}${error ? ` ${error}` : ''}${description ? `: ${description}` : ''}`,
   });
 
-  if (error === 'invalid_grant') {
+  // The code is what was refused, so the client authenticated: invalid_grant (RFC 6749), or invalid_code from
+  // providers that name the code (glewlwyd, with 403).
+  const codeRefused =
+    error === 'invalid_grant' ||
+    (error === 'invalid_code' && [400, 401, 403].includes(outcome.response.status));
+  if (codeRefused) {
     return {
       verdict: 'valid',
       check: {
@@ -88,6 +95,20 @@ export async function assessClient(
     };
   }
   if (error === 'invalid_client') return whichCredentialIsWrong(config, metadata, http, details);
+  if (error === 'unauthorized_client' && !/grant/i.test(description)) {
+    // Which of its three meanings applies, the answer does not say; the redirect-URI check (which needs no secret)
+    // still runs and rules one of them in or out.
+    return {
+      verdict: 'unauthorized-client',
+      check: {
+        ...base,
+        status: 'fail',
+        summary: `The Identity Service refused client ${config.clientId} at the token endpoint with unauthorized_client (HTTP ${outcome.response.status}): the client secret is wrong, the client may not use the authorization code grant, or the redirect URI is not registered for it.`,
+        fix: 'Copy the Client secret of this application again into OAUTH_CLIENT_SECRET, check that the application allows the authorization code grant, and see "Redirect URI" below for the redirect URI.',
+        details,
+      },
+    };
+  }
   if (error === 'unauthorized_client' || /grant type/i.test(description)) {
     return {
       verdict: 'grant-not-allowed',

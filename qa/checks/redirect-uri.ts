@@ -63,12 +63,14 @@ export async function checkRedirectUri(
   const details: DetailRow[] = [{ label: 'sent by the app', value: config.redirectUri }];
   const endpoint = metadataString(metadata, 'authorization_endpoint');
   if (!endpoint || !URL.canParse(endpoint)) return skipped(base.id, base.title, DISCOVERY_NEEDED);
-  // Redirect URIs belong to an application: with the wrong one, whatever the probe says would mislead.
-  if (client === 'unknown-client' || client === 'grant-not-allowed') {
+  // An unknown client was already refused at this very endpoint (where no secret is sent) with this redirect URI:
+  // probing again would only repeat that. Every other verdict gets the probe, which needs no secret — it is what
+  // tells a redirect-URI mistake from a secret or grant one when the token endpoint's answer cannot.
+  if (client === 'unknown-client') {
     return skipped(
       base.id,
       base.title,
-      `Skipped: redirect URIs are registered per application, and client ${config.clientId} ${client === 'unknown-client' ? 'is unknown or not Active' : 'may not use the authorization code grant'} (see "Client id and secret").`,
+      `Skipped: redirect URIs are registered per application, and client ${config.clientId} is unknown or not Active (see "Client id and secret").`,
     );
   }
 
@@ -92,7 +94,7 @@ export async function checkRedirectUri(
     return {
       ...base,
       status: 'pass',
-      summary: `The Identity Service accepts ${config.redirectUri} for client ${config.clientId}: it ${probe.answer}.`,
+      summary: `The Identity Service accepts ${config.redirectUri} for client ${config.clientId}: it ${probe.answer}.${client === 'unauthorized-client' ? ' So the token endpoint’s unauthorized_client is about the client secret or the grant, not this URI.' : ''}`,
       details,
     };
   }
@@ -104,6 +106,16 @@ export async function checkRedirectUri(
       fix: probe.error
         ? `The Identity Service reported ${probe.error}: check that the application uses the authorization code grant and that scope "openid" is allowed.`
         : 'Sign in once by hand; if the Identity Service shows an error page, register the redirect URI.',
+      details,
+    };
+  }
+
+  if (client === 'grant-not-allowed') {
+    return {
+      ...base,
+      status: 'fail',
+      summary: `The Identity Service rejects ${config.redirectUri} for client ${config.clientId}, which may not use the authorization code grant (see "Client id and secret"): redirect URIs belong to applications of that kind, so the client is the first thing to fix.`,
+      fix: 'Use an integrated application of the "authorization code" type (npm run redirect-urls -- create-client …), then register the redirect URI for it.',
       details,
     };
   }

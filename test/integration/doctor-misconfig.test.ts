@@ -153,9 +153,11 @@ describe('client id and secret: one root cause, follow-ons skipped with the reas
       OAUTH_CLIENT_SECRET: sandbox.serviceClient.clientSecret,
     });
     expect(check(report, 'client-credentials').status).toBe('fail');
+    // The probe still runs (it needs no secret), and names the grant type as what to fix first.
     const redirect = check(report, 'redirect-uri');
-    expect(redirect.status).toBe('skip');
+    expect(redirect.status).toBe('fail');
     expect(redirect.summary).toContain('may not use the authorization code grant');
+    expect(redirect.details?.some((row) => row.label === 'Identity Service answer')).toBe(true);
     expect(JSON.stringify(report)).not.toContain(sandbox.serviceClient.clientSecret);
   });
 });
