@@ -8,7 +8,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestListener } from 'node:http';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
-import { exportJWK, generateKeyPair, type JWK, jwtVerify } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify } from 'jose';
 import Provider, {
   type ClientMetadata,
   type Configuration,
@@ -30,6 +30,8 @@ export interface IdentityServiceOptions {
   readonly registry: ClientRegistry;
   readonly stats: SandboxStats;
   readonly accessTokenTtlSeconds: number;
+  /** An RS256 private key (JWK with kid) instead of a fresh one: for tests that sign tokens as this service would. */
+  readonly signingKey?: JWK;
 }
 
 export interface IdentityService {
@@ -64,13 +66,8 @@ const SESSION_TTL_SECONDS = 8 * 3600;
 export async function createIdentityService(options: IdentityServiceOptions): Promise<IdentityService> {
   const { issuer, creatioUrl, registry, stats, accessTokenTtlSeconds } = options;
   // A fresh signing key per start: nothing outlives the sandbox, and oidc-provider's development keys are public.
-  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
-  const signingKey: JWK = {
-    ...(await exportJWK(privateKey)),
-    kid: randomBytes(8).toString('hex'),
-    alg: 'RS256',
-    use: 'sig',
-  };
+  const signingKey = options.signingKey ?? (await newSigningKey());
+  const publicKey = await importJWK({ kty: 'RSA', n: signingKey.n, e: signingKey.e }, 'RS256');
 
   const configuration: Configuration = {
     adapter: createProviderStorage((clientId) => toClientMetadata(registry.get(clientId))),
@@ -197,6 +194,11 @@ export async function createIdentityService(options: IdentityServiceOptions): Pr
   app.use(handleInteractionError);
 
   return { callback: app, provider };
+}
+
+async function newSigningKey(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  return { ...(await exportJWK(privateKey)), kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig' };
 }
 
 /** A registry entry as oidc-provider client metadata; inactive clients do not exist for the Identity Service. */

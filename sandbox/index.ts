@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import http, { type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { JWK } from 'jose';
 import { ClientRegistry } from './client-registry.ts';
 import { createCreatioStandIn } from './creatio.ts';
 import { createIdentityService } from './identity-service.ts';
@@ -25,6 +26,8 @@ export interface SandboxOptions {
   readonly appUrl?: string;
   /** What Creatio's /0/identityServiceInfo/canUseAuthorizationCodeFlow answers; default true. */
   readonly canUseAuthorizationCodeFlow?: boolean;
+  /** The Identity Service's RS256 signing key (private JWK with kid); default a fresh one per start. */
+  readonly signingKey?: JWK;
 }
 
 export interface ClientCredentials {
@@ -96,6 +99,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       registry,
       stats,
       accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600,
+      signingKey: options.signingKey,
     });
     identity.serve(identityService.callback);
     creatio.serve(

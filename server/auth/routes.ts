@@ -5,6 +5,7 @@ import express, { Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { BffError, ErrorCode } from '../errors.ts';
 import { requireCsrfHeaderOrFormToken } from '../security/csrf.ts';
+import { handleBackchannelLogout } from './backchannel-logout.ts';
 import { handleCallback } from './callback.ts';
 import type { AuthDeps } from './deps.ts';
 import { handleLogin } from './login.ts';
@@ -29,5 +30,7 @@ export function createAuthRouter(deps: AuthDeps): Router {
   router.get('/callback', loginLimit, handleCallback(deps));
   router.post('/logout', formBody, skipWhenSignedOut, requireCsrfHeaderOrFormToken, handleLogout(deps));
   router.get('/session', handleSessionInfo(deps));
+  // Server to server from the Identity Service: no cookie, no CSRF header; parses its own small form body.
+  router.post('/backchannel-logout', handleBackchannelLogout(deps));
   return router;
 }

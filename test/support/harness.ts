@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { JWK } from 'jose';
 import supertest from 'supertest';
 import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
 import { findUserByUsername } from '../../sandbox/users.ts';
@@ -60,6 +61,8 @@ export interface HarnessOptions {
   /** Extra or overriding environment variables for loadConfig. */
   env?: Record<string, string>;
   deps?: AppDeps;
+  /** The sandbox Identity Service's signing key, for tests that forge tokens signed as it would sign them. */
+  signingKey?: JWK;
 }
 
 function listen(server: Server): Promise<number> {
@@ -79,6 +82,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     creatioPort: 0,
     appUrl: baseUrl,
     accessTokenTtlSeconds: options.accessTokenTtlSeconds,
+    signingKey: options.signingKey,
   });
   const env = {
     ...sandboxEnv(sandbox, baseUrl),

@@ -92,3 +92,30 @@ function decodeEntities(text: string): string {
     .replaceAll('&#39;', "'")
     .replaceAll('&amp;', '&');
 }
+
+/**
+ * Signs out at the sandbox Identity Service itself, as a person would there (not through the app): opens the
+ * end-session page with the Identity Service's cookies and confirms it. oidc-provider sends the back-channel logout
+ * tokens before it answers, so when this resolves every app has been told.
+ */
+export async function signOutAtSandbox(identityServiceUrl: string, cookies: SandboxCookieJar): Promise<void> {
+  const start = await fetch(`${identityServiceUrl}/connect/endsession`, {
+    redirect: 'manual',
+    headers: { cookie: toCookieHeader(cookies) },
+  });
+  storeCookies(cookies, start.headers.getSetCookie());
+  const html = await start.text();
+  const action = /<form[^>]*id="op\.logoutForm"[^>]*action="([^"]+)"/.exec(html)?.[1];
+  const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
+  if (start.status !== 200 || !action || !xsrf) {
+    throw new Error(`unexpected end-session page (${start.status}): ${html.slice(0, 300)}`);
+  }
+  const confirm = await fetch(new URL(decodeEntities(action), identityServiceUrl), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: toCookieHeader(cookies) },
+    body: new URLSearchParams({ xsrf: decodeEntities(xsrf), logout: 'yes' }).toString(),
+  });
+  storeCookies(cookies, confirm.headers.getSetCookie());
+  if (confirm.status >= 400) throw new Error(`the end-session confirmation answered ${confirm.status}`);
+}
