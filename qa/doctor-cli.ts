@@ -31,6 +31,8 @@ const APP_ONLY_VARIABLES = new Set([
   'PROXY_TIMEOUT_MS',
   'DIAGNOSTICS_ENABLED',
   'PROXY_ALLOW',
+  'METRICS_ENABLED',
+  'SHUTDOWN_TIMEOUT_MS',
 ]);
 
 const variableOf = (issue: string) => issue.split(':', 1)[0] ?? '';

@@ -5,7 +5,6 @@
  * Order matters: security headers and health first; the session only where it is needed; body parsers per route,
  * never before the streaming proxy; the error handler last.
  */
-import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { createOidcClient, type OidcClient } from './auth/client.ts';
@@ -15,17 +14,26 @@ import { createHealthRouter } from './diagnostics/health.ts';
 import { createDiagnosticsRouter } from './diagnostics/page.ts';
 import { BffError, createErrorHandler, ErrorCode } from './errors.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { createPrometheusMetrics, type Metrics, noopMetrics } from './observability/metrics.ts';
+import { createMetricsRouter } from './observability/metrics-route.ts';
+import { createRequestLog } from './observability/request-log.ts';
+import { createRoutePatterns } from './observability/route-pattern.ts';
+import { createSessionRef } from './observability/session-ref.ts';
+import { countStoreErrors } from './observability/store-errors.ts';
+import { resolveCreatioBase } from './proxy/creatio-url.ts';
 import { createApiRouter } from './proxy/routes.ts';
 import { createSecurityHeaders } from './security/headers.ts';
 import type { KeyValueBackend } from './session/backend.ts';
 import { createSessionMiddleware } from './session/middleware.ts';
-import { openSessionStorage, type SessionStorage } from './session/storage.ts';
+import { openBackend, openSessionStorage, type SessionStorage } from './session/storage.ts';
 import { createUiRouter } from './ui/routes.ts';
 
 export interface AppDeps {
   logger?: Logger;
   /** A backend shared by several app instances in one test (stands in for Redis). */
   backend?: KeyValueBackend;
+  /** Replaces what METRICS_ENABLED chooses (Prometheus, or nothing). */
+  metrics?: Metrics;
 }
 
 export interface BffApp {
@@ -33,6 +41,8 @@ export interface BffApp {
   readonly storage: SessionStorage;
   readonly oidc: OidcClient;
   readonly logger: Logger;
+  /** What the app counts; noopMetrics unless METRICS_ENABLED=true. */
+  readonly metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -41,7 +51,13 @@ const publicDir = fileURLToPath(new URL('../public', import.meta.url));
 
 export async function createApp(config: Config, deps: AppDeps = {}): Promise<BffApp> {
   const logger = deps.logger ?? createLogger(config.logLevel);
-  const storage = await openSessionStorage(config, deps.backend);
+  const prometheus = config.metricsEnabled && !deps.metrics ? createPrometheusMetrics() : undefined;
+  const metrics = deps.metrics ?? prometheus ?? noopMetrics;
+  const backend = deps.backend ?? (await openBackend(config));
+  const storage = await openSessionStorage(
+    config,
+    metrics === noopMetrics ? backend : countStoreErrors(backend, metrics),
+  );
   const oidc = createOidcClient(config);
   // Fetch discovery in the background now, so the first sign-in does not wait; a failure is retried lazily.
   oidc
@@ -58,21 +74,28 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Bff
   app.locals.appName = 'Creatio OAuth BFF';
   app.locals.sandbox = config.sandbox;
 
-  app.use((req, _res, next) => {
-    req.id = randomUUID();
-    next();
-  });
+  // First: every request gets its id and its one log line, whatever answers it.
+  const proxyMounts = config.proxyAllow.map((family) => resolveCreatioBase(config, family).publicPath);
+  app.use(
+    createRequestLog({
+      logger,
+      metrics,
+      sessionRef: createSessionRef(config.sessionSecrets[0]!),
+      routePattern: createRoutePatterns(app, [...proxyMounts, '/api', '/static']),
+    }),
+  );
   app.use(createSecurityHeaders(config));
   app.use('/static', express.static(publicDir, { index: false, maxAge: config.production ? '1h' : 0 }));
   app.use(createHealthRouter({ storage, oidc }));
+  if (prometheus) app.use(createMetricsRouter(prometheus));
 
   const session = createSessionMiddleware(config, storage);
   app.use(session);
 
   // Routes. Body parsers are per route, never global: the OData proxy streams request bodies.
   // (mount points: /auth sign-in, /api proxy, diagnostics, pages)
-  app.use('/auth', createAuthRouter({ config, storage, oidc, logger }));
-  const api = createApiRouter({ config, storage, oidc, logger });
+  app.use('/auth', createAuthRouter({ config, storage, oidc, logger, metrics }));
+  const api = createApiRouter({ config, storage, oidc, logger, metrics });
   app.use('/api', api);
   if (config.diagnosticsEnabled) app.use(createDiagnosticsRouter({ config, storage }));
   app.use(createUiRouter({ config }));
@@ -87,6 +110,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Bff
     storage,
     oidc,
     logger,
+    metrics,
     async close() {
       await api.close();
       await storage.close();

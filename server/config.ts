@@ -57,6 +57,10 @@ export interface Config {
   readonly proxyTimeoutMs: number;
   /** Sign-ins a client address may start per minute (each stores a login transaction). */
   readonly loginRateLimit: number;
+  /** Serve GET /metrics (Prometheus). Off by default: it describes traffic, so it is opted into. */
+  readonly metricsEnabled: boolean;
+  /** On SIGTERM, how long in-flight requests (streams included) may take to finish before they are cut. */
+  readonly shutdownTimeoutMs: number;
   /** Problems that do not stop the start (printed once by index.ts). */
   readonly warnings: readonly string[];
 }
@@ -154,6 +158,10 @@ const envSchema = z.object({
   DIAGNOSTICS_ENABLED: optional(
     z.enum(['true', 'false'], { message: 'must be true or false, e.g. DIAGNOSTICS_ENABLED=false' }),
   ),
+  METRICS_ENABLED: optional(
+    z.enum(['true', 'false'], { message: 'must be true or false, e.g. METRICS_ENABLED=true' }),
+  ),
+  SHUTDOWN_TIMEOUT_MS: optional(integer(0, 600_000, '5000')),
 });
 
 function withoutTrailingSlash(url: string): string {
@@ -326,6 +334,8 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     loginRateLimit: e.LOGIN_RATE_LIMIT ?? 120,
     proxyTimeoutMs: e.PROXY_TIMEOUT_MS ?? 30_000,
     diagnosticsEnabled: e.DIAGNOSTICS_ENABLED === undefined ? !production : e.DIAGNOSTICS_ENABLED === 'true',
+    metricsEnabled: e.METRICS_ENABLED === 'true',
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 5_000,
     warnings: Object.freeze(warnings),
   });
 }

@@ -11,6 +11,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import * as oidc from 'openid-client';
 import { BffError, ErrorCode } from '../errors.ts';
+import { noopMetrics, signInOutcome } from '../observability/metrics.ts';
 import type { SessionUser } from '../session/store.ts';
 import { toTokenSet } from '../session/token-store.ts';
 import type { LoginTransaction } from '../session/transactions.ts';
@@ -214,18 +215,26 @@ function sessionCookieBlocked(deps: AuthDeps): BffError {
 }
 
 export function handleCallback(deps: AuthDeps): RequestHandler {
-  const { config, storage, oidc: client, logger } = deps;
+  const { config, storage, oidc: client, logger, metrics = noopMetrics } = deps;
   const binding = createLoginBinding(config);
   return async (req, res) => {
     const state = text(req.query.state);
     const found = state ? await storage.transactions.peek(state) : undefined;
-    if (!found || !binding.isBound(req, found.browserBinding)) throw notThisBrowsersLogin(state, found);
+    if (!found || !binding.isBound(req, found.browserBinding)) {
+      metrics.signIn(found ? 'wrong_browser' : 'invalid_state');
+      throw notThisBrowsersLogin(state, found);
+    }
     // From here on the response belongs to this browser's login: use it up, whatever it says.
     const transaction = await storage.transactions.take(found.state);
-    if (!transaction) throw notThisBrowsersLogin(state, undefined); // another tab of this browser was first
+    if (!transaction) {
+      metrics.signIn('invalid_state');
+      throw notThisBrowsersLogin(state, undefined); // another tab of this browser was first
+    }
     try {
       await finish(req, res, transaction);
+      metrics.signIn('ok');
     } catch (err) {
+      metrics.signIn(signInOutcome(err));
       // "Sign in again" on the error page should lead back where this browser's sign-in was going.
       if (err instanceof BffError) err.returnTo = transaction.returnTo;
       throw err;

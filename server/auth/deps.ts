@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { SessionStorage } from '../session/storage.ts';
 import type { OidcClient } from './client.ts';
 
@@ -9,4 +10,6 @@ export interface AuthDeps {
   readonly storage: SessionStorage;
   readonly oidc: OidcClient;
   readonly logger: Logger;
+  /** Sign-in outcomes; nothing is counted when absent. */
+  readonly metrics?: Metrics;
 }

@@ -15,6 +15,7 @@ import { Pool } from 'undici';
 import type { OidcClient } from '../auth/client.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import { requireCsrfHeader } from '../security/csrf.ts';
 import { requireSession } from '../security/require-session.ts';
 import type { SessionStorage } from '../session/storage.ts';
@@ -30,6 +31,8 @@ export interface ApiDeps {
   readonly logger: Logger;
   /** A distributed lock when several processes share the session store; in-process single flight otherwise. */
   readonly refreshLock?: RefreshLock;
+  /** Refresh grants by outcome; nothing is counted when absent. */
+  readonly metrics?: Metrics;
 }
 
 export type ApiRouter = Router & {
@@ -54,6 +57,7 @@ export function createApiRouter(deps: ApiDeps): ApiRouter {
     oidc: deps.oidc,
     logger,
     lock: deps.refreshLock,
+    metrics: deps.metrics,
   });
 
   const router = createRouter();

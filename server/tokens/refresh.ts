@@ -14,6 +14,7 @@ import type { OidcClient } from '../auth/client.ts';
 import { describeAnswer, isRefusal, tokenEndpointAnswer } from '../auth/token-endpoint-answer.ts';
 import { BffError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { type Metrics, noopMetrics, refreshOutcome } from '../observability/metrics.ts';
 import { endSession } from '../session/end-session.ts';
 import type { SessionStorage } from '../session/storage.ts';
 import { type TokenSet, toTokenSet } from '../session/token-store.ts';
@@ -26,6 +27,8 @@ export interface TokenRefresherDeps {
   /** Defaults to the in-process single flight; a distributed lock goes here when there are several processes. */
   readonly lock?: RefreshLock;
   readonly now?: () => number;
+  /** Grants by outcome; nothing is counted when absent. */
+  readonly metrics?: Metrics;
 }
 
 export interface FreshTokenOptions {
@@ -62,7 +65,7 @@ export function sessionRef(sessionId: string): string {
 }
 
 export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
-  const { storage, logger } = deps;
+  const { storage, logger, metrics = noopMetrics } = deps;
   const lock = deps.lock ?? createInProcessRefreshLock();
   const now = deps.now ?? Date.now;
 
@@ -108,8 +111,10 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
     try {
       response = await oidc.refreshTokenGrant(configuration, current.refreshToken);
     } catch (cause) {
+      metrics.refresh(refreshOutcome(cause));
       return refreshFailed(sessionId, cause);
     }
+    metrics.refresh('ok');
     const next = toTokenSet(response, current, now());
     await storage.tokens.set(sessionId, next, storage.lifetime.maxMs);
     logger.debug(
