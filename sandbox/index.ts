@@ -46,6 +46,8 @@ export interface Sandbox {
   readonly users: readonly DemoUser[];
   readonly stats: SandboxStats;
   readonly faults: CreatioFaults;
+  /** Test-only: the Identity Service stops listening (connections refused) and later listens again on its port. */
+  readonly identityOutage: { begin(): Promise<void>; end(): Promise<void> };
   close(): Promise<void>;
 }
 
@@ -126,6 +128,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     users: demoUsers,
     stats,
     faults,
+    identityOutage: { begin: () => identity.close(), end: () => identity.relisten() },
     async close() {
       await Promise.all([identity.close(), creatio.close()]);
     },
@@ -139,6 +142,8 @@ interface ListeningServer {
   serve(listener: RequestListener): void;
   /** Stops listening and drops keep-alive connections, so a test run ends at once. */
   close(): Promise<void>;
+  /** Listens again on the same port after close(). */
+  relisten(): Promise<void>;
 }
 
 /** Rejects with Node's own error (code EADDRINUSE, port) when the port is taken. */
@@ -147,13 +152,15 @@ async function listenBeforeServing(host: string, port: number): Promise<Listenin
     res.writeHead(503, { 'retry-after': '1' }).end();
   };
   const server = http.createServer((req, res) => listener(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
+  const listen = (onPort: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(onPort, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  await listen(port);
   const { port: actualPort } = server.address() as AddressInfo;
   return {
     url: `http://${urlHost(host)}:${actualPort}`,
@@ -165,6 +172,7 @@ async function listenBeforeServing(host: string, port: number): Promise<Listenin
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       }),
+    relisten: () => listen(actualPort),
   };
 }
 

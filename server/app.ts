@@ -34,6 +34,8 @@ export interface AppDeps {
   backend?: KeyValueBackend;
   /** Replaces what METRICS_ENABLED chooses (Prometheus, or nothing). */
   metrics?: Metrics;
+  /** How often /readyz may probe the Identity Service (default a few seconds; tests use less). */
+  readinessProbeIntervalMs?: number;
 }
 
 export interface BffApp {
@@ -86,7 +88,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Bff
   );
   app.use(createSecurityHeaders(config));
   app.use('/static', express.static(publicDir, { index: false, maxAge: config.production ? '1h' : 0 }));
-  app.use(createHealthRouter({ storage, oidc }));
+  app.use(createHealthRouter({ storage, oidc, config, probeIntervalMs: deps.readinessProbeIntervalMs }));
   if (prometheus) app.use(createMetricsRouter(prometheus));
 
   const session = createSessionMiddleware(config, storage);

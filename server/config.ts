@@ -11,7 +11,7 @@ export type ApiFamily = (typeof ApiFamilies)[number];
 
 export type SessionStoreConfig =
   | { kind: 'sqlite'; path: string }
-  | { kind: 'redis'; url: string }
+  | { kind: 'redis'; url: string /** SESSION_REDIS_PREFIX: every key starts with it. */; prefix: string }
   | { kind: 'memory' };
 
 export interface Config {
@@ -143,6 +143,11 @@ const envSchema = z.object({
       message: 'must be sqlite:<path>, redis://host:port or memory, e.g. sqlite:./data/sessions.db',
     }),
   ),
+  SESSION_REDIS_PREFIX: optional(
+    z.string().regex(/^[\x21-\x7E]{1,64}$/, {
+      message: 'must be 1 to 64 printable characters without spaces, e.g. creatio-bff:',
+    }),
+  ),
   SESSION_IDLE_MINUTES: optional(integer(1, 24 * 60, '30')),
   SESSION_MAX_HOURS: optional(integer(1, 24 * 30, '8')),
   TRUST_PROXY: optional(z.string()),
@@ -175,10 +180,13 @@ function parseTrustProxy(raw: string | undefined): boolean | number | string {
   return raw; // express understands "loopback", "10.0.0.0/8, 127.0.0.1" and so on
 }
 
-function parseSessionStore(raw: string): SessionStoreConfig {
+/** Several apps can share one Redis: each keeps its keys under its own prefix. */
+const DEFAULT_REDIS_PREFIX = 'creatio-bff:';
+
+function parseSessionStore(raw: string, redisPrefix: string | undefined): SessionStoreConfig {
   if (raw === 'memory') return { kind: 'memory' };
   if (raw.startsWith('sqlite:')) return { kind: 'sqlite', path: raw.slice('sqlite:'.length) };
-  return { kind: 'redis', url: raw };
+  return { kind: 'redis', url: raw, prefix: redisPrefix ?? DEFAULT_REDIS_PREFIX };
 }
 
 /**
@@ -323,7 +331,7 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     port,
     host: e.HOST ?? '127.0.0.1',
     sessionSecrets: Object.freeze(sessionSecrets),
-    sessionStore: parseSessionStore(e.SESSION_STORE ?? 'sqlite:./data/sessions.db'),
+    sessionStore: parseSessionStore(e.SESSION_STORE ?? 'sqlite:./data/sessions.db', e.SESSION_REDIS_PREFIX),
     sessionIdleMinutes: idle,
     sessionMaxHours: maxHours,
     // __Host- needs Secure, path=/ and no Domain: the strongest cookie a browser offers, so take it whenever https.

@@ -1,10 +1,17 @@
 /**
- * Opens the backend named by SESSION_STORE once at start-up and builds the sealed stores and the session index on it.
+ * Opens the backend named by SESSION_STORE once at start-up and builds on it the sealed stores, the session index,
+ * and the lock that keeps token refreshes to one per session: across instances when the backend is shared (Redis),
+ * in-process otherwise.
  */
 import type { Config } from '../config.ts';
+import {
+  createInProcessRefreshLock,
+  createRedisRefreshLock,
+  type RefreshLock,
+} from '../tokens/refresh-lock.ts';
 import { createMemoryBackend, type KeyValueBackend } from './backend.ts';
 import { createSealer } from './crypto.ts';
-import { createRedisBackend } from './redis-backend.ts';
+import { createRedisBackend, isRedisBackend } from './redis-backend.ts';
 import { SessionIndex } from './session-index.ts';
 import { createSqliteBackend } from './sqlite-backend.ts';
 import { SealedSessionStore, type SessionLifetime } from './store.ts';
@@ -19,6 +26,8 @@ export interface SessionStorage {
   /** Which sessions belong to a user and to an Identity Service session (back-channel logout, "your sessions"). */
   readonly index: SessionIndex;
   readonly lifetime: SessionLifetime;
+  /** One refresh per session at a time, on every instance that shares this storage. */
+  readonly refreshLock: RefreshLock;
   close(): Promise<void>;
 }
 
@@ -30,15 +39,18 @@ export async function openBackend(config: Pick<Config, 'sessionStore'>): Promise
     case 'sqlite':
       return createSqliteBackend(store.path);
     case 'redis':
-      return createRedisBackend(store.url);
+      return createRedisBackend(store.url, store.prefix);
   }
 }
 
 export async function openSessionStorage(
-  config: Pick<Config, 'sessionStore' | 'sessionSecrets' | 'sessionIdleMinutes' | 'sessionMaxHours'>,
+  config: Pick<Config, 'sessionStore' | 'sessionSecrets' | 'sessionIdleMinutes' | 'sessionMaxHours'> &
+    Partial<Pick<Config, 'httpTimeoutMs'>>,
   backend?: KeyValueBackend,
 ): Promise<SessionStorage> {
   const kv = backend ?? (await openBackend(config));
+  // A refresh is at most a discovery and a token request, each bounded by HTTP_TIMEOUT_MS.
+  const refreshTimeoutMs = 2 * (config.httpTimeoutMs ?? 10_000);
   const sealer = createSealer(config.sessionSecrets);
   const lifetime = { idleMs: config.sessionIdleMinutes * 60_000, maxMs: config.sessionMaxHours * 3_600_000 };
   return {
@@ -48,6 +60,9 @@ export async function openSessionStorage(
     transactions: new LoginTransactions(kv, sealer),
     index: new SessionIndex(kv, sealer, lifetime.maxMs),
     lifetime,
+    refreshLock: isRedisBackend(kv)
+      ? createRedisRefreshLock({ client: kv.client, prefix: kv.prefix, refreshTimeoutMs })
+      : createInProcessRefreshLock(),
     close: () => kv.close(),
   };
 }

@@ -1,10 +1,16 @@
 /**
  * The seam for "only one refresh per session at a time". In one process a map of in-flight promises is enough:
  * whoever comes while a refresh runs waits for it and gets its result. Several processes behind a load balancer
- * need a shared lock as well (Redis `SET key value NX PX`, then compare-and-delete); that implementation wraps the
- * same `run`, and the refresh re-reads the stored token set once it holds the lock, so whatever another process
- * refreshed meanwhile is used instead of refreshing again.
+ * need a shared lock as well; on Redis that is `SET <prefix>lock:<hash> <random> NX PX <lease>`, renewed while the
+ * holder works and released with compare-and-delete. The task run under the lock (refresh.ts) re-reads the stored
+ * token set first, so whoever gets the lock after the winner finds the winner's new set and uses it as is: a loser
+ * never refreshes, it only reads. docs/architecture.md has the design and its failure cases.
  */
+import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BffError, ErrorCode } from '../errors.ts';
+import { type RedisClient, sessionStoreUnavailable } from '../session/redis-backend.ts';
+
 export interface RefreshLock {
   /** Runs `task` for `key` unless a run for `key` is in flight; then returns that run's promise. */
   run<T>(key: string, task: () => Promise<T>): Promise<T>;
@@ -20,5 +26,105 @@ export function createInProcessRefreshLock(): RefreshLock {
       inFlight.set(key, promise);
       return promise;
     },
+  };
+}
+
+export interface RedisRefreshLockOptions {
+  readonly client: RedisClient;
+  /** SESSION_REDIS_PREFIX. */
+  readonly prefix: string;
+  /**
+   * How long a holder that stops renewing (crashed, frozen, cut off) blocks the others. The holder renews every third
+   * of it, so it only has to outlast a pause, not a refresh.
+   */
+  readonly leaseMs?: number;
+  /** The longest one refresh may take (discovery + token request): a waiter gives up after lease + this. */
+  readonly refreshTimeoutMs: number;
+  /** How often a waiter tries to take the lock. */
+  readonly pollMs?: number;
+  /** Told when a holder finds its lease was lost before it finished (Redis failover, a pause longer than the lease). */
+  readonly onLeaseLost?: (key: string) => void;
+}
+
+export const DEFAULT_LEASE_MS = 5_000;
+const DEFAULT_POLL_MS = 25;
+
+/** Deletes the key only while it still holds our token: a holder whose lease ran out must not free a successor's. */
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+/** Extends the lease only while it is still ours. */
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+
+/** The lock key of a session: hashed like its storage keys (crypto.ts), so no session id is ever a Redis key. */
+export function refreshLockKey(prefix: string, sessionId: string): string {
+  return `${prefix}lock:${createHash('sha256').update(sessionId).digest('base64url')}`;
+}
+
+/**
+ * The in-process single flight stays in front: fifty requests on one instance make one Redis lock attempt, and all
+ * fifty get its result.
+ *
+ * Waiters poll with `SET NX` rather than subscribe: a refresh takes a fraction of a second and happens about once an
+ * access-token lifetime per session, so a few 25 ms polls cost Redis almost nothing, need no subscriber connection
+ * per instance, and cannot miss a wake-up — a pub/sub message is lost when the holder dies or Redis fails over, and
+ * then the waiter would have to poll for the lease to run out anyway.
+ */
+export function createRedisRefreshLock(options: RedisRefreshLockOptions): RefreshLock {
+  const { client, prefix, refreshTimeoutMs } = options;
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+  const local = createInProcessRefreshLock();
+
+  async function redis<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (cause) {
+      throw sessionStoreUnavailable(cause);
+    }
+  }
+
+  async function acquire(lockKey: string, token: string): Promise<boolean> {
+    const reply = await redis(() =>
+      client.set(lockKey, token, { condition: 'NX', expiration: { type: 'PX', value: leaseMs } }),
+    );
+    return reply === 'OK';
+  }
+
+  async function runLocked<T>(sessionId: string, task: () => Promise<T>): Promise<T> {
+    const lockKey = refreshLockKey(prefix, sessionId);
+    const token = randomBytes(16).toString('base64url');
+    // Nobody waits longer than one lease (a dead holder's) plus one refresh (the holder's, or the successor's).
+    const deadline = Date.now() + leaseMs + refreshTimeoutMs;
+    while (!(await acquire(lockKey, token))) {
+      if (Date.now() >= deadline) {
+        throw new BffError(ErrorCode.IdentityServiceUnavailable, {
+          logDetail: `waited ${leaseMs + refreshTimeoutMs} ms for another instance's token refresh`,
+        });
+      }
+      await sleep(pollMs);
+    }
+
+    let lost = false;
+    const renew = setInterval(() => {
+      client.eval(RENEW, { keys: [lockKey], arguments: [token, String(leaseMs)] }).then(
+        (renewed) => {
+          if (renewed === 0 && !lost) {
+            lost = true;
+            options.onLeaseLost?.(sessionId);
+          }
+        },
+        () => {}, // Redis unreachable: the lease runs out, and the release below fails the same way
+      );
+    }, leaseMs / 3);
+    try {
+      return await task();
+    } finally {
+      clearInterval(renew);
+      // If Redis is unreachable now, the lease frees the lock by itself; the task's result still stands.
+      await client.eval(RELEASE, { keys: [lockKey], arguments: [token] }).catch(() => {});
+    }
+  }
+
+  return {
+    run: (sessionId, task) => local.run(sessionId, () => runLocked(sessionId, task)),
   };
 }

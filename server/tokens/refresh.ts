@@ -18,13 +18,13 @@ import { type Metrics, noopMetrics, refreshOutcome } from '../observability/metr
 import { endSession } from '../session/end-session.ts';
 import type { SessionStorage } from '../session/storage.ts';
 import { type TokenSet, toTokenSet } from '../session/token-store.ts';
-import { createInProcessRefreshLock, type RefreshLock } from './refresh-lock.ts';
+import type { RefreshLock } from './refresh-lock.ts';
 
 export interface TokenRefresherDeps {
   readonly storage: SessionStorage;
   readonly oidc: OidcClient;
   readonly logger: Logger;
-  /** Defaults to the in-process single flight; a distributed lock goes here when there are several processes. */
+  /** Defaults to the storage's: across instances on Redis (refresh-lock.ts), in-process otherwise. */
   readonly lock?: RefreshLock;
   readonly now?: () => number;
   /** Grants by outcome; nothing is counted when absent. */
@@ -66,7 +66,7 @@ export function sessionRef(sessionId: string): string {
 
 export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
   const { storage, logger, metrics = noopMetrics } = deps;
-  const lock = deps.lock ?? createInProcessRefreshLock();
+  const lock = deps.lock ?? storage.refreshLock;
   const now = deps.now ?? Date.now;
 
   async function loginRequired(sessionId: string, logDetail: string, cause?: unknown): Promise<never> {

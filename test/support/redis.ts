@@ -51,11 +51,26 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function startOnce(): Promise<RedisServer> {
-  const port = await freePort();
+async function startOnce(
+  requestedPort: number | undefined,
+  extraArgs: readonly string[],
+): Promise<RedisServer> {
+  const port = requestedPort ?? (await freePort());
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', tmpdir()],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      HOST,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      tmpdir(),
+      ...extraArgs,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -82,16 +97,23 @@ async function startOnce(): Promise<RedisServer> {
   );
 }
 
+export interface RedisOptions {
+  /** Listen here instead of a free port: a Redis "coming back" after an outage (tests of reconnection). */
+  readonly port?: number;
+  /** Further redis-server arguments (e.g. TLS). Readiness is then the caller's to check. */
+  readonly args?: readonly string[];
+}
+
 /**
  * Starts redis-server on a free port and resolves once it answers PING. Retries on a port race (another process
  * took the port between the probe and the start).
  */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
   assertInstalled();
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce();
+      return await startOnce(options.port, options.args ?? []);
     } catch (error) {
       lastError = error;
     }

@@ -99,10 +99,25 @@ describe('loadConfig: a good configuration', () => {
     ['sqlite:./var/s.db', { kind: 'sqlite', path: './var/s.db' }],
     ['sqlite::memory:', { kind: 'sqlite', path: ':memory:' }],
     ['memory', { kind: 'memory' }],
-    ['redis://cache.internal:6379/2', { kind: 'redis', url: 'redis://cache.internal:6379/2' }],
-    ['rediss://cache.internal:6380', { kind: 'redis', url: 'rediss://cache.internal:6380' }],
+    [
+      'redis://cache.internal:6379/2',
+      { kind: 'redis', url: 'redis://cache.internal:6379/2', prefix: 'creatio-bff:' },
+    ],
+    [
+      'rediss://cache.internal:6380',
+      { kind: 'redis', url: 'rediss://cache.internal:6380', prefix: 'creatio-bff:' },
+    ],
   ])('parses SESSION_STORE=%s', (raw, expected) => {
     expect(load({ SESSION_STORE: raw }).sessionStore).toEqual(expected);
+  });
+
+  it('keys Redis under SESSION_REDIS_PREFIX, and refuses a prefix with spaces', () => {
+    expect(
+      load({ SESSION_STORE: 'redis://cache:6379', SESSION_REDIS_PREFIX: 'crm-eu:' }).sessionStore,
+    ).toEqual({ kind: 'redis', url: 'redis://cache:6379', prefix: 'crm-eu:' });
+    expect(() => load({ SESSION_STORE: 'redis://cache:6379', SESSION_REDIS_PREFIX: 'my app' })).toThrow(
+      /SESSION_REDIS_PREFIX: must be 1 to 64 printable characters/,
+    );
   });
 
   it('allows plain http to a loopback Identity Service, even in production, and says so', () => {
