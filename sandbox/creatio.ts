@@ -13,13 +13,15 @@ import type { ClientRegistry } from './client-registry.ts';
 import { createOAuthConfigServiceRouter } from './oauth-config-service.ts';
 import { createBearerAuthentication, principalOf } from './odata/bearer.ts';
 import { createDataServiceRouter } from './odata/data-service.ts';
-import { ODataError, sendODataError } from './odata/errors.ts';
+import { ODataError, sendError, sendODataError } from './odata/errors.ts';
+import { createSeedLogos } from './odata/logos.ts';
 import { createOData3Router } from './odata/odata3.ts';
+import { requireODataAccess } from './odata/permissions.ts';
 import { RecordStore } from './odata/records.ts';
 import { createODataRouter } from './odata/routes.ts';
 import { createSeedRows } from './odata/seed.ts';
 import type { CreatioFaults, RecordedRequest, SandboxStats } from './stats.ts';
-import { demoUsers } from './users.ts';
+import { recordOwners } from './users.ts';
 
 export interface CreatioStandInOptions {
   /** Issuer of the access tokens (no trailing slash); its JWKS verifies them. */
@@ -31,6 +33,16 @@ export interface CreatioStandInOptions {
   readonly faults: CreatioFaults;
   /** The answer of `/0/identityServiceInfo/canUseAuthorizationCodeFlow`; true unless a test says otherwise. */
   readonly canUseAuthorizationCodeFlow?: boolean;
+  /** Creatio's MaxEntityRowCount system setting (20000); a test sets it low to see the cap. */
+  readonly maxEntityRowCount?: number;
+  /** Creatio's MaxFileSize system setting, in bytes here (10 MB). */
+  readonly maxFileSizeBytes?: number;
+}
+
+function createSeededStore(): RecordStore {
+  const rows = createSeedRows(recordOwners.map((user) => user.sub));
+  const logos = createSeedLogos(rows.Account);
+  return new RecordStore({ ...rows, SysImage: logos.images }, logos.streams);
 }
 
 /**
@@ -73,7 +85,7 @@ function handleError(error: unknown, _req: Request, res: Response, _next: NextFu
   const status = (error as { status?: unknown }).status;
   const type = (error as { type?: unknown }).type;
   if (error instanceof ODataError) {
-    sendODataError(res, error.status, error.message);
+    sendError(res, error);
   } else if (type === 'entity.parse.failed') {
     sendODataError(res, 400, 'The request body is not valid JSON.');
   } else if (type === 'entity.too.large') {
@@ -90,7 +102,7 @@ function handleError(error: unknown, _req: Request, res: Response, _next: NextFu
 export function createCreatioStandIn(options: CreatioStandInOptions): express.Express {
   const creatioUrl = options.creatioUrl.replace(/\/+$/, '');
   const canUseAuthorizationCodeFlow = options.canUseAuthorizationCodeFlow ?? true;
-  const store = new RecordStore(createSeedRows(demoUsers.map((user) => user.sub)));
+  const store = createSeededStore();
   const requireBearerToken = createBearerAuthentication(options);
 
   const app = express();
@@ -102,10 +114,21 @@ export function createCreatioStandIn(options: CreatioStandInOptions): express.Ex
   app.get('/0/identityServiceInfo/canUseAuthorizationCodeFlow', (_req, res) => {
     res.json(canUseAuthorizationCodeFlow);
   });
-  app.use('/0/odata', requireBearerToken, createODataRouter({ odataUrl: `${creatioUrl}/0/odata`, store }));
+  app.use(
+    '/0/odata',
+    requireBearerToken,
+    requireODataAccess,
+    createODataRouter({
+      odataUrl: `${creatioUrl}/0/odata`,
+      store,
+      maxEntityRowCount: options.maxEntityRowCount,
+      maxFileSizeBytes: options.maxFileSizeBytes,
+    }),
+  );
   app.use(
     '/0/ServiceModel/EntityDataService.svc',
     requireBearerToken,
+    requireODataAccess,
     createOData3Router({ serviceUrl: `${creatioUrl}/0/ServiceModel/EntityDataService.svc`, store }),
   );
   app.use('/0/DataService/json/SyncReply', requireBearerToken, createDataServiceRouter({ store }));

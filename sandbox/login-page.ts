@@ -69,7 +69,8 @@ export function renderLoginPage(options: LoginPageOptions): string {
   const users = options.demoUsers
     .map(
       (u) =>
-        `<tr><td><code>${escapeHtml(u.username)}</code></td><td><code>${escapeHtml(u.password)}</code></td></tr>`,
+        `<tr><td><code>${escapeHtml(u.username)}</code></td><td><code>${escapeHtml(u.password)}</code></td>` +
+        `<td>${u.note ? escapeHtml(u.note) : ''}</td></tr>`,
     )
     .join('');
   return page(

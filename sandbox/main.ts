@@ -75,7 +75,8 @@ async function main(): Promise<void> {
       '',
       'Demo users:',
       ...sandbox.users.map(
-        (u) => `  ${u.username.padEnd(8)} password ${u.password.padEnd(12)} ${u.name} <${u.email}>`,
+        (u) =>
+          `  ${u.username.padEnd(8)} password ${u.password.padEnd(12)} ${u.name} <${u.email}>${u.note ? `  (${u.note})` : ''}`,
       ),
       '',
       'Ctrl+C stops the sandbox. The client secrets change on every start.',

@@ -8,6 +8,13 @@ export interface DemoUser {
   readonly password: string;
   readonly name: string;
   readonly email: string;
+  /**
+   * The "Access to OData" system operation (`CanUseODataService`). Without it Creatio refuses every OData call with
+   * 403, whatever the token; the user can still sign in. Absent means granted.
+   */
+  readonly canUseOData?: false;
+  /** Shown next to the user in the demo-user lists, when the user is there to demonstrate something. */
+  readonly note?: string;
 }
 
 export const demoUsers: readonly DemoUser[] = Object.freeze([
@@ -32,7 +39,24 @@ export const demoUsers: readonly DemoUser[] = Object.freeze([
     name: 'Carol Castillo',
     email: 'carol@example.com',
   },
+  {
+    sub: 'e8f1a2b3-c4d5-4e6f-8a7b-9c0d1e2f3a44',
+    username: 'dave',
+    password: 'dave-demo',
+    name: 'Dave Dunmore',
+    email: 'dave@example.com',
+    canUseOData: false,
+    note: 'no "Access to OData" permission: every OData call answers 403',
+  },
 ]);
+
+/** Whether Creatio lets this user call OData at all; unknown users (the technical user) may. */
+export function canUseOData(sub: string): boolean {
+  return findUserBySub(sub)?.canUseOData !== false;
+}
+
+/** The users who own seed records: those who can see data at all (the seed must not change when one is added). */
+export const recordOwners: readonly DemoUser[] = demoUsers.filter((user) => user.canUseOData !== false);
 
 /**
  * The technical user that the client-credentials client acts as (seed 002). It is a system administrator in the
@@ -49,5 +73,6 @@ export function findUserByUsername(username: string): DemoUser | undefined {
 }
 
 export function findUserBySub(sub: string): DemoUser | undefined {
-  return demoUsers.find((u) => u.sub === sub);
+  const wanted = sub.toLowerCase();
+  return demoUsers.find((u) => u.sub === wanted);
 }

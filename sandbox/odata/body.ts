@@ -33,6 +33,13 @@ export function readEntityBody(entity: EntityDefinition, body: unknown, mode: Wr
       );
     }
     if (property.system) continue;
+    if (property.type === 'Edm.Stream') {
+      throw new ODataError(
+        400,
+        `The stream property '${name}' cannot be set in the entity body; PUT its content to ` +
+          `${entity.name}(<id>)/${name} with "Content-Type: application/octet-stream".`,
+      );
+    }
     if (value !== null && typeof value !== 'string') {
       throw new ODataError(
         400,

@@ -6,7 +6,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { principalOf } from './bearer.ts';
 import { findEntityDefinition } from './entities.ts';
-import { maxPageSize } from './query.ts';
+import { defaultMaxEntityRowCount } from './query.ts';
 import type { RecordStore } from './records.ts';
 
 interface SelectQueryColumn {
@@ -50,10 +50,11 @@ export function createDataServiceRouter(options: { readonly store: RecordStore }
       .map(([alias, column]) => [alias, column.expression?.columnPath] as const)
       .filter((pair): pair is readonly [string, string] => typeof pair[1] === 'string');
     const unknown = columns.filter(([, path]) => !entity.propertyByName.has(path)).map(([, path]) => path);
-    const limit = typeof query.rowCount === 'number' && query.rowCount > 0 ? query.rowCount : maxPageSize;
+    const limit =
+      typeof query.rowCount === 'number' && query.rowCount > 0 ? query.rowCount : defaultMaxEntityRowCount;
     const rows = options.store
       .visibleRows(entity.name, principal)
-      .slice(0, Math.min(limit, maxPageSize))
+      .slice(0, Math.min(limit, defaultMaxEntityRowCount))
       .map((row) =>
         columns.length === 0
           ? row

@@ -17,10 +17,17 @@ export function buildMetadataDocument(): string {
       (p) =>
         `        <Property Name="${p.name}" Type="${p.type}"${p.name === 'Id' ? ' Nullable="false"' : ''} />`,
     );
+    const navigation = [...entity.navigation.values()].map((n) => {
+      const type = `${odataNamespace}.${n.target}`;
+      return n.kind === 'single'
+        ? `        <NavigationProperty Name="${n.name}" Type="${type}"><ReferentialConstraint Property="${n.column}" ReferencedProperty="Id" /></NavigationProperty>`
+        : `        <NavigationProperty Name="${n.name}" Type="Collection(${type})" />`;
+    });
     return [
       `      <EntityType Name="${entity.name}">`,
       '        <Key><PropertyRef Name="Id" /></Key>',
       ...properties,
+      ...navigation,
       '      </EntityType>',
     ].join('\n');
   });

@@ -7,7 +7,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { principalOf } from './bearer.ts';
 import { type EntityRow, findEntityDefinition } from './entities.ts';
 import { ODataError } from './errors.ts';
-import { maxPageSize, parseQueryOptions, selectColumns } from './query.ts';
+import { defaultMaxEntityRowCount, parseQueryOptions, selectColumns } from './query.ts';
 import type { RecordStore } from './records.ts';
 
 export interface OData3RouterOptions {
@@ -38,7 +38,7 @@ export function createOData3Router(options: OData3RouterOptions): Router {
     const { select, top } = parseQueryOptions(search, entity, ['$select', '$top']);
     const rows = store
       .visibleRows(entity.name, principal)
-      .slice(0, Math.min(top ?? maxPageSize, maxPageSize));
+      .slice(0, Math.min(top ?? defaultMaxEntityRowCount, defaultMaxEntityRowCount));
     const results = rows.map((row) => {
       const uri = `${serviceUrl}/${entity.name}Collection(guid'${row.Id}')`;
       const columns: EntityRow = selectColumns(row, select);

@@ -1,16 +1,25 @@
 /**
- * The system query options of a collection request — `$select`, `$filter`, `$orderby`, `$top`, `$skip`, `$count` —
- * parsed and checked up front (so a bad option is a 400 before any data is read), then applied to rows in OData's
- * order: filter, order, count, skip, top, select.
+ * The system query options of a collection request — `$select`, `$filter`, `$orderby`, `$top`, `$skip`, `$count`,
+ * `$expand` — parsed and checked up front (so a bad option is a 400 before any data is read), then applied to rows
+ * in OData's order: filter, order, count, skip, top, select (expansion is the router's, it needs the store).
  */
-import type { EntityDefinition, EntityRow, PropertyDefinition } from './entities.ts';
+import type { EntityDefinition, EntityRow, NavigationDefinition, PropertyDefinition } from './entities.ts';
 import { ODataError } from './errors.ts';
 import { compareColumnValues, type FilterExpression, matchesFilter, parseFilter } from './filter.ts';
 
-/** Creatio caps a page on the server whatever the client asks; a client must not assume it gets "everything". */
-export const maxPageSize = 1000;
+/**
+ * Creatio's `MaxEntityRowCount` system setting (20000 by default): the most rows one answer carries, whatever
+ * `$top` asks. There is no `@odata.nextLink`; a client pages itself with `$top`/`$skip` and `$count=true`.
+ */
+export const defaultMaxEntityRowCount = 20_000;
 
-export type QueryOptionName = '$select' | '$filter' | '$orderby' | '$top' | '$skip' | '$count';
+export type QueryOptionName = '$select' | '$filter' | '$orderby' | '$top' | '$skip' | '$count' | '$expand';
+
+/** One navigation property to expand, with the columns of its rows (all when undefined). Flat: no nesting. */
+export interface ExpandItem {
+  readonly navigation: NavigationDefinition;
+  readonly select: readonly string[] | undefined;
+}
 
 export interface OrderByItem {
   readonly property: PropertyDefinition;
@@ -25,6 +34,7 @@ export interface QueryOptions {
   readonly top: number | undefined;
   readonly skip: number;
   readonly count: boolean;
+  readonly expand: readonly ExpandItem[];
 }
 
 export const collectionOptions: readonly QueryOptionName[] = [
@@ -34,6 +44,7 @@ export const collectionOptions: readonly QueryOptionName[] = [
   '$top',
   '$skip',
   '$count',
+  '$expand',
 ];
 
 /**
@@ -44,6 +55,7 @@ export function parseQueryOptions(
   search: URLSearchParams,
   entity: EntityDefinition,
   allowed: readonly QueryOptionName[] = collectionOptions,
+  resolveEntity: (name: string) => EntityDefinition | undefined = () => undefined,
 ): QueryOptions {
   const raw = new Map<string, string>();
   for (const [name, value] of search) {
@@ -74,7 +86,65 @@ export function parseQueryOptions(
     top: top === undefined ? undefined : parseNonNegativeInteger('$top', top),
     skip: skip === undefined ? 0 : parseNonNegativeInteger('$skip', skip),
     count: parseCount(raw.get('$count')),
+    expand: parseExpand(raw.get('$expand'), entity, resolveEntity),
   };
+}
+
+/** Splits on commas outside parentheses: `A($select=x,y),B` → [`A($select=x,y)`, `B`]. */
+function splitTopLevel(text: string): string[] {
+  const items: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (char === '(') depth++;
+    else if (char === ')') depth--;
+    else if (char === ',' && depth === 0) {
+      items.push(text.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  items.push(text.slice(start).trim());
+  return items;
+}
+
+const expandItem = /^([A-Za-z_]\w*)(?:\((.*)\))?$/s;
+
+/**
+ * `$expand=PrimaryContact,ContactCollectionByAccount($select=Name,Email)`. Creatio expands one level; an
+ * `$expand` inside an expansion (nested) is refused with 400, as partners report Creatio does.
+ */
+function parseExpand(
+  text: string | undefined,
+  entity: EntityDefinition,
+  resolveEntity: (name: string) => EntityDefinition | undefined,
+): ExpandItem[] {
+  if (text === undefined) return [];
+  return splitTopLevel(text).map((item) => {
+    const match = expandItem.exec(item);
+    if (!match) throw new ODataError(400, `Syntax error in $expand '${text}' at '${item}'.`);
+    const navigation = entity.navigation.get(match[1] as string);
+    if (!navigation) {
+      throw new ODataError(
+        400,
+        `Could not find a navigation property named '${match[1]}' on type '${entity.typeName}'.`,
+      );
+    }
+    const target = resolveEntity(navigation.target);
+    let select: readonly string[] | undefined;
+    for (const option of match[2] ? match[2].split(';') : []) {
+      const [name, value = ''] = option.split(/=(.*)/s);
+      if (name?.trim() === '$select' && target) {
+        select = parseSelect(value, target);
+      } else {
+        throw new ODataError(
+          400,
+          `The query option '${name?.trim()}' inside $expand is not supported; Creatio expands one level only.`,
+        );
+      }
+    }
+    return { navigation, select };
+  });
 }
 
 function requireProperty(entity: EntityDefinition, name: string): PropertyDefinition {
@@ -155,10 +225,15 @@ export interface QueryResult {
   readonly count: number;
 }
 
-export function applyQuery(rows: readonly EntityRow[], options: QueryOptions): QueryResult {
+/** Filters, orders and pages; `rows` in the result are whole rows (the router shapes and selects them). */
+export function applyQuery(
+  rows: readonly EntityRow[],
+  options: QueryOptions,
+  maxEntityRowCount = defaultMaxEntityRowCount,
+): QueryResult {
   const matching = filterRows(rows, options.filter);
   sortRows(matching, options.orderBy);
-  const pageSize = Math.min(options.top ?? maxPageSize, maxPageSize);
+  const pageSize = Math.min(options.top ?? maxEntityRowCount, maxEntityRowCount);
   const page = matching.slice(options.skip, options.skip + pageSize);
-  return { rows: page.map((row) => selectColumns(row, options.select)), count: matching.length };
+  return { rows: page, count: matching.length };
 }

@@ -192,7 +192,7 @@ export function createSeedRows(ownerIds: readonly string[]): Record<EntitySetNam
     const accountId = seededGuid(random);
     const ownerId = pick(random, ownerIds);
     const domain = `${toDomain(`${stem} ${trade}`)}.example.com`;
-    accounts.push({
+    const account: EntityRow = {
       Id: accountId,
       Name: name,
       Code: String(accounts.length + 1),
@@ -200,14 +200,20 @@ export function createSeedRows(ownerIds: readonly string[]): Record<EntitySetNam
       Web: `https://www.${domain}`,
       City: pick(random, cities),
       Notes: random() < 0.4 ? pick(random, accountNotes) : null,
+      PrimaryContactId: null,
+      AccountLogoId: null,
       OwnerId: ownerId,
       ...seededDates(random),
-    });
+    };
+    accounts.push(account);
     for (let i = 0; i < contactsPerAccount; i++) {
       const first = pick(random, firstNames);
       const last = pick(random, lastNames);
+      const contactId = seededGuid(random);
+      // The account's first contact is its primary contact, so the account page has one to show.
+      if (i === 0) account.PrimaryContactId = contactId;
       contacts.push({
-        Id: seededGuid(random),
+        Id: contactId,
         Name: `${first} ${last}`,
         Email: `${toDomain(first)}.${toDomain(last)}@${domain}`,
         MobilePhone: `+44 7700 ${digits(random, 6)}`,
@@ -219,5 +225,5 @@ export function createSeedRows(ownerIds: readonly string[]): Record<EntitySetNam
       });
     }
   }
-  return { Account: accounts, Contact: contacts };
+  return { Account: accounts, Contact: contacts, SysImage: [], AccountFile: [] };
 }

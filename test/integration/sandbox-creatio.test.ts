@@ -199,6 +199,8 @@ describe('bearer authentication', () => {
       value: [
         { name: 'Account', kind: 'EntitySet', url: 'Account' },
         { name: 'Contact', kind: 'EntitySet', url: 'Contact' },
+        { name: 'SysImage', kind: 'EntitySet', url: 'SysImage' },
+        { name: 'AccountFile', kind: 'EntitySet', url: 'AccountFile' },
       ],
     });
   });
@@ -255,6 +257,8 @@ describe('OData 4 reads', () => {
       'Web',
       'City',
       'Notes',
+      'PrimaryContactId',
+      'AccountLogoId',
       'OwnerId',
       'CreatedOn',
       'ModifiedOn',
@@ -392,11 +396,13 @@ describe('OData 4 reads', () => {
     expect((await call('/0/odata/Account?$expand=Owner', aliceToken)).status).toBe(400);
   });
 
-  it('answers unknown entity sets and paths with a 404 OData error', async () => {
+  it('answers an unknown entity set with Web API routing’s 404 shape, other unknown paths with an OData 404', async () => {
+    // Creatio's routing refuses an entity set it does not know before OData sees it: {Message, MessageDetail}.
     const res = await call('/0/odata/Accounts', aliceToken);
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({
-      error: { code: '', message: "Resource not found for the segment 'Accounts'." },
+      Message: `No HTTP resource was found that matches the request URI '${creatioUrl}/0/odata/Accounts'.`,
+      MessageDetail: expect.stringContaining("'Accounts'"),
     });
     const elsewhere = await call('/nothing-here');
     expect(elsewhere.status).toBe(404);
