@@ -3,6 +3,7 @@
  * every problem is reported at once (one line each: variable, what is wrong, an example), and the result is a
  * frozen object that the rest of the app receives as an argument. No other module reads process.env.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /** API families the proxy can reach; each is an allowlisted base path below CREATIO_URL. */
@@ -348,9 +349,13 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
   });
 }
 
-/** For /diagnostics and the doctor: first/last two characters at most, never the whole value. */
+/**
+ * How /diagnostics and the doctor show a secret: whether it is set, its length and the first 8 hex digits of its
+ * SHA-256 — never any of its characters. A QA engineer compares the fingerprint with the expected secret's:
+ * `printf %s "$OAUTH_CLIENT_SECRET" | sha256sum | cut -c1-8`.
+ */
 export function maskSecret(value: string | undefined): string {
   if (!value) return '(not set)';
-  if (value.length <= 8) return '••••';
-  return `${value.slice(0, 2)}••••${value.slice(-2)}`;
+  const fingerprint = createHash('sha256').update(value).digest('hex').slice(0, 8);
+  return `set (${value.length} characters, SHA-256 ${fingerprint})`;
 }

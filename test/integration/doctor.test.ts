@@ -2,6 +2,7 @@
  * The doctor's checks against the real sandbox, each with its pass and its fail case, and the QA story: a
  * misconfigured redirect URL is reported, `redirect-urls add` fixes it, the doctor passes and a real sign-in works.
  */
+import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
@@ -81,7 +82,8 @@ describe('doctor against a correctly configured app', () => {
     expect(text).not.toContain(config.clientSecret);
     for (const secret of config.sessionSecrets) expect(text).not.toContain(secret);
     const row = check(report, 'configuration').details?.find((d) => d.label === 'OAUTH_CLIENT_SECRET');
-    expect(row?.value).toBe(`${config.clientSecret.slice(0, 2)}••••${config.clientSecret.slice(-2)}`);
+    const fingerprint = createHash('sha256').update(config.clientSecret).digest('hex').slice(0, 8);
+    expect(row?.value).toBe(`set (${config.clientSecret.length} characters, SHA-256 ${fingerprint})`);
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { ConfigError, type Env, loadConfig, maskSecret } from '../../server/config.ts';
 
 const SECRET_A = `${'a'.repeat(32)}first-rotation-secret`;
@@ -330,28 +331,21 @@ describe('loadConfig: several problems', () => {
   });
 });
 
+function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
 describe('maskSecret', () => {
   it('says when nothing is set', () => {
     expect(maskSecret(undefined)).toBe('(not set)');
     expect(maskSecret('')).toBe('(not set)');
   });
 
-  it('masks short values completely', () => {
-    for (const value of ['a', 'abcd', 'abcdefgh']) {
-      const masked = maskSecret(value);
-      for (const ch of value) expect(masked).not.toContain(ch);
-    }
-  });
-
-  it('shows at most the first and last two characters of long values', () => {
+  it('shows no character of the secret, only its length and a SHA-256 fingerprint to compare', () => {
+    // printf %s 'AB-the-middle-is-secret-YZ' | sha256sum | cut -c1-8
     const value = 'AB-the-middle-is-secret-YZ';
-    const masked = maskSecret(value);
-    expect(masked.startsWith('AB')).toBe(true);
-    expect(masked.endsWith('YZ')).toBe(true);
-    expect(masked).not.toContain('-');
-    const visible = masked.replace(/•/g, '');
-    expect(visible).toBe('ABYZ');
-    expect(masked.length).toBeLessThan(value.length);
+    expect(maskSecret(value)).toBe(`set (26 characters, SHA-256 ${sha256Hex(value).slice(0, 8)})`);
+    expect(maskSecret(value)).not.toMatch(/AB|YZ/);
   });
 });
 
