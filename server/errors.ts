@@ -14,6 +14,7 @@ export const ErrorCode = Object.freeze({
   AccessDenied: 'access_denied', // 401: the user cancelled or was refused at the Identity Service
   CsrfHeaderMissing: 'csrf_header_missing', // 403: nothing was sent upstream
   CsrfTokenInvalid: 'csrf_token_invalid', // 403
+  CrossOriginRequest: 'cross_origin_request', // 403: Sec-Fetch-Site / Origin name another site
   NotFound: 'not_found', // 404
   RateLimited: 'rate_limited', // 429
   ServerError: 'server_error', // 500
@@ -35,6 +36,7 @@ const statusOf: Record<ErrorCode, number> = {
   access_denied: 401,
   csrf_header_missing: 403,
   csrf_token_invalid: 403,
+  cross_origin_request: 403,
   not_found: 404,
   rate_limited: 429,
   server_error: 500,
@@ -55,6 +57,7 @@ const defaultMessage: Record<ErrorCode, string> = {
   access_denied: 'Sign-in was cancelled or refused.',
   csrf_header_missing: 'The request must carry the header X-CSRF: 1.',
   csrf_token_invalid: 'The form has expired. Reload the page and try again.',
+  cross_origin_request: 'This request came from another site and was refused.',
   not_found: 'Not found.',
   rate_limited: 'Too many requests. Wait a moment and try again.',
   server_error: 'Something went wrong on our side.',

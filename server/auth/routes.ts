@@ -5,6 +5,7 @@ import express, { Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { BffError, ErrorCode } from '../errors.ts';
 import { requireCsrfHeaderOrFormToken } from '../security/csrf.ts';
+import { requireSameOrigin } from '../security/same-origin.ts';
 import { handleBackchannelLogout } from './backchannel-logout.ts';
 import { handleCallback } from './callback.ts';
 import type { AuthDeps } from './deps.ts';
@@ -28,7 +29,15 @@ export function createAuthRouter(deps: AuthDeps): Router {
 
   router.get('/login', loginLimit, handleLogin(deps));
   router.get('/callback', loginLimit, handleCallback(deps));
-  router.post('/logout', formBody, skipWhenSignedOut, requireCsrfHeaderOrFormToken, handleLogout(deps));
+  const sameOrigin = requireSameOrigin(deps.config);
+  router.post(
+    '/logout',
+    sameOrigin,
+    formBody,
+    skipWhenSignedOut,
+    requireCsrfHeaderOrFormToken,
+    handleLogout(deps),
+  );
   router.get('/session', handleSessionInfo(deps));
   // Server to server from the Identity Service: no cookie, no CSRF header; parses its own small form body.
   router.post('/backchannel-logout', handleBackchannelLogout(deps));

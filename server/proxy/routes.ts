@@ -18,6 +18,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { requireCsrfHeader } from '../security/csrf.ts';
 import { requireSession } from '../security/require-session.ts';
+import { requireSameOrigin } from '../security/same-origin.ts';
 import type { SessionStorage } from '../session/storage.ts';
 import { createTokenRefresher } from '../tokens/refresh.ts';
 import type { RefreshLock } from '../tokens/refresh-lock.ts';
@@ -61,7 +62,7 @@ export function createApiRouter(deps: ApiDeps): ApiRouter {
   });
 
   const router = createRouter();
-  router.use(requireCsrfHeader, requireSession);
+  router.use(requireSameOrigin(deps.config), requireCsrfHeader, requireSession);
   for (const family of config.proxyAllow) {
     const base = resolveCreatioBase(config, family);
     // The handler sees req.url below the mount, exactly as received: buildCreatioUrl does the decoding.
