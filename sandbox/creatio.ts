@@ -45,6 +45,9 @@ function createSeededStore(): RecordStore {
   return new RecordStore({ ...rows, SysImage: logos.images }, logos.streams);
 }
 
+/** Enough for any test's look-back; the oldest are dropped beyond it. */
+export const MAX_RECORDED_REQUESTS = 1000;
+
 /**
  * Records the request on arrival, so it is in the list even when authentication then fails. The token is checked
  * later in the chain, so `sub` reads the principal that `requireBearerToken` sets, whenever it is read.
@@ -60,6 +63,10 @@ function recordRequests(stats: SandboxStats): RequestHandler {
       },
     };
     stats.creatioRequests.push(record);
+    // A long-running `npm start` must not grow without bound: keep the latest requests only.
+    if (stats.creatioRequests.length > MAX_RECORDED_REQUESTS) {
+      stats.creatioRequests.splice(0, stats.creatioRequests.length - MAX_RECORDED_REQUESTS);
+    }
     next();
   };
 }

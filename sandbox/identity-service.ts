@@ -17,7 +17,13 @@ import Provider, {
   type KoaContextWithOIDC,
 } from 'oidc-provider';
 import type { ClientRegistry, RegisteredClient } from './client-registry.ts';
-import { renderErrorPage, renderLoggedOutPage, renderLoginPage, renderLogoutPage } from './login-page.ts';
+import {
+  PAGE_SECURITY_HEADERS,
+  renderErrorPage,
+  renderLoggedOutPage,
+  renderLoginPage,
+  renderLogoutPage,
+} from './login-page.ts';
 import { createProviderStorage } from './provider-storage.ts';
 import type { SandboxStats } from './stats.ts';
 import { type DemoUser, demoUsers, findUserBySub, findUserByUsername } from './users.ts';
@@ -182,6 +188,10 @@ export async function createIdentityService(options: IdentityServiceOptions): Pr
 
   const app = express();
   app.disable('x-powered-by');
+  app.use((_req, res, next) => {
+    res.set(PAGE_SECURITY_HEADERS);
+    next();
+  });
   app.get(`${INTERACTION_PATH}/:uid`, handleShowLogin(provider, registry));
   app.post(
     `${INTERACTION_PATH}/:uid/login`,

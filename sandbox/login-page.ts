@@ -2,6 +2,7 @@
  * The HTML of the sandbox Identity Service: sign-in, sign-out and error pages. Plain strings, no template engine:
  * every value that comes from a request or the registry goes through `escapeHtml`.
  */
+import { createHash } from 'node:crypto';
 import escapeHtmlText from 'escape-html';
 import type { DemoUser } from './users.ts';
 
@@ -32,6 +33,30 @@ const STYLE = `
   code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
   dl { font-size: 13px; } dt { font-weight: 600; } dd { margin: 0 0 8px; word-break: break-word; }
 `;
+
+const SUBMIT_LOGOUT_FORM = "document.getElementById('op.logoutForm').submit();";
+
+function sha256Source(text: string): string {
+  return `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+}
+
+/**
+ * The pages' security headers: nothing loads but the one inline style and the one inline script above (by hash),
+ * and no other site may frame the sign-in form (clickjacking a password form). No form-action: the login form's
+ * redirect chain ends at the client's redirect URI, on another origin.
+ */
+export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Content-Security-Policy': [
+    "default-src 'none'",
+    `style-src ${sha256Source(STYLE)}`,
+    `script-src ${sha256Source(SUBMIT_LOGOUT_FORM)}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; '),
+  'X-Frame-Options': 'DENY',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+});
 
 function page(title: string, body: string): string {
   return `<!DOCTYPE html>
@@ -105,7 +130,7 @@ export function renderLogoutPage(form: string): string {
 ${form}
 <input type="hidden" name="logout" value="yes" form="op.logoutForm">
 <button type="submit" form="op.logoutForm">Continue</button>
-<script>document.getElementById('op.logoutForm').submit();</script>`,
+<script>${SUBMIT_LOGOUT_FORM}</script>`,
   );
 }
 

@@ -29,6 +29,8 @@ export function createSecurityHeaders(config: Config): RequestHandler {
       },
     },
     strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    // DENY agrees with frame-ancestors 'none' (SAMEORIGIN, helmet's default, would contradict it).
+    xFrameOptions: { action: 'deny' },
     referrerPolicy: { policy: 'no-referrer' },
     crossOriginEmbedderPolicy: false,
   });
