@@ -2,8 +2,9 @@
  * The doctor's checks against the real sandbox, each with its pass and its fail case, and the QA story: a
  * misconfigured redirect URL is reported, `redirect-urls add` fixes it, the doctor passes and a real sign-in works.
  */
-import { createHash } from 'node:crypto';
+
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, type Env, loadConfig, maskSecret } from '../../server/config.ts';
 
 const SECRET_A = `${'a'.repeat(32)}first-rotation-secret`;
