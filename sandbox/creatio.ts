@@ -4,8 +4,8 @@
  * tested. Everything but `canUseAuthorizationCodeFlow` needs a bearer token from the sandbox Identity Service, and
  * each user sees only the records they own, so a client that works here works against Creatio.
  *
- * Every request is recorded in `stats.creatioRequests` before it is answered, and `faults` can delay answers or
- * refuse valid tokens, for the BFF's timeout and refresh-and-retry tests.
+ * Every request is recorded in `stats.creatioRequests` before it is answered, and `faults` can delay answers, slow
+ * their bodies down or refuse valid tokens, for the BFF's timeout and refresh-and-retry tests.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
@@ -79,6 +79,24 @@ function delayAnswers(faults: CreatioFaults): RequestHandler {
   };
 }
 
+/** With `faults.slowBodyMs`, each answer's body arrives in two halves, the second that much later. */
+function slowBodies(faults: CreatioFaults): RequestHandler {
+  return function slowBody(_req, res, next) {
+    const pauseMs = faults.slowBodyMs;
+    if (pauseMs > 0) {
+      const end = res.end.bind(res) as (chunk?: Buffer) => Response;
+      res.end = ((chunk?: string | Buffer) => {
+        if (chunk === undefined || typeof chunk === 'function') return end();
+        const body = Buffer.from(chunk);
+        res.write(body.subarray(0, body.length >> 1));
+        setTimeout(() => end(body.subarray(body.length >> 1)), pauseMs);
+        return res;
+      }) as Response['end'];
+    }
+    next();
+  };
+}
+
 function handleNotFound(req: Request): never {
   throw new ODataError(404, `No HTTP resource was found that matches the request URI '${req.path}'.`);
 }
@@ -116,6 +134,7 @@ export function createCreatioStandIn(options: CreatioStandInOptions): express.Ex
   app.disable('x-powered-by');
   app.use(recordRequests(options.stats));
   app.use(delayAnswers(options.faults));
+  app.use(slowBodies(options.faults));
 
   // Anonymous in Creatio too: clients ask it before they have a token.
   app.get('/0/identityServiceInfo/canUseAuthorizationCodeFlow', (_req, res) => {

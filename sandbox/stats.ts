@@ -44,8 +44,13 @@ export interface CreatioFaults {
   latencyMs: number;
   /** Answer this many next bearer-authenticated requests with 401 invalid_token although the token is valid. */
   reject401Count: number;
+  /**
+   * Send the status, the headers and the first half of every body at once, the rest this much later: a download
+   * in progress (for graceful-shutdown and stream tests).
+   */
+  slowBodyMs: number;
 }
 
 export function createCreatioFaults(): CreatioFaults {
-  return { latencyMs: 0, reject401Count: 0 };
+  return { latencyMs: 0, reject401Count: 0, slowBodyMs: 0 };
 }

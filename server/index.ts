@@ -1,12 +1,14 @@
 /**
  * `npm start`. The only module with side effects: read .env, load the configuration, start the sandbox when no
- * Identity Service is configured, create the app, listen, and close everything on SIGTERM/SIGINT.
+ * Identity Service is configured, create the app, listen, and on SIGTERM/SIGINT finish the requests in flight and
+ * close everything (graceful-shutdown.ts).
  */
 import { createServer } from 'node:http';
 import { config as loadDotenv } from 'dotenv';
 import type { Sandbox } from '../sandbox/index.ts';
 import { createApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
+import { createGracefulShutdown } from './graceful-shutdown.ts';
 import { createLogger } from './logger.ts';
 
 function fail(lines: readonly string[]): never {
@@ -54,7 +56,13 @@ async function main(): Promise<void> {
     logger.warn(warning);
   }
   const bff = await createApp(config, { logger });
-  const server = createServer(bff.app);
+  const server = createServer();
+  const graceful = createGracefulShutdown(server, {
+    logger,
+    timeoutMs: config.shutdownTimeoutMs,
+    close: () => Promise.allSettled([bff.close(), sandbox?.close()]),
+  });
+  server.on('request', bff.app);
   server.on('error', (err: NodeJS.ErrnoException) => {
     fail([describeListenError(err, `Cannot listen on ${config.host}:${config.port} (PORT, HOST)`)]);
   });
@@ -77,14 +85,14 @@ async function main(): Promise<void> {
     process.stdout.write(`${lines.join('\n')}\n`);
   });
 
-  const shutdown = () => {
-    logger.info('shutting down');
-    server.close();
-    server.closeIdleConnections();
-    void Promise.allSettled([bff.close(), sandbox?.close()]).then(() => process.exit(0));
+  // SIGTERM (the orchestrator) or Ctrl-C: finish what is in flight, then exit 0. A second signal cuts it short.
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.once('SIGTERM', graceful.cutNow);
+    process.once('SIGINT', graceful.cutNow);
+    void graceful.shutdown(signal).then(() => process.exit(0));
   };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
 }
 
 await main();

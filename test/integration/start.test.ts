@@ -3,9 +3,15 @@
  * brings up the sandbox and prints the demo users; a bad configuration stops it with one line per problem.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { parseSetCookie } from 'cookie';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
+import { demoUsers } from '../../sandbox/users.ts';
+import { sandboxEnv } from '../support/harness.ts';
 import { freePort } from '../support/ports.ts';
+import { completeSandboxLogin } from '../support/sandbox-login.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const children: ChildProcess[] = [];
@@ -103,5 +109,90 @@ describe('npm start', () => {
     ]);
     expect(err).not.toMatch(/\n\s+at /);
     expect(err + out).not.toContain('a-client-secret-that-must-not-be-printed');
+  });
+});
+
+/** Cookie header value from a response's Set-Cookie lines (name=value; …). */
+function cookiesOf(response: Response): string {
+  return response.headers
+    .getSetCookie()
+    .map((line) => parseSetCookie(line))
+    .map(({ name, value }) => `${name}=${value}`)
+    .join('; ');
+}
+
+/** Resolves with the error code once a new connection to the port is refused (the server stopped listening). */
+async function refused(port: number): Promise<string | undefined> {
+  for (;;) {
+    const code = await new Promise<string | undefined>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(undefined);
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code));
+    });
+    if (code) return code;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The real entry point against a sandbox of the test's own (so the test can turn its fault switches), signed in. */
+async function startSignedIn(env: Record<string, string>) {
+  const port = await freePort();
+  const appUrl = `http://127.0.0.1:${port}`;
+  const sandbox = await startSandbox({ identityPort: 0, creatioPort: 0, appUrl });
+  sandboxes.push(sandbox);
+  const app = start({
+    ...sandboxEnv(sandbox, appUrl),
+    PORT: String(port),
+    SESSION_STORE: 'memory',
+    SESSION_SECRET: 'start-test-secret-'.padEnd(40, 'x'),
+    LOG_LEVEL: 'info',
+    ...env,
+  });
+  await waitFor(() => app.output().out.includes('listening on'), 'the start banner');
+  // Sign in as a browser would: the binding cookie from /auth/login goes back with the callback.
+  const login = await fetch(`${appUrl}/auth/login`, { redirect: 'manual' });
+  const callback = await completeSandboxLogin(login.headers.get('location')!, demoUsers[0]!);
+  const signedIn = await fetch(callback, { redirect: 'manual', headers: { cookie: cookiesOf(login) } });
+  expect(signedIn.status).toBe(302);
+  const download = () =>
+    fetch(`${appUrl}/api/odata/Account?$top=5`, { headers: { cookie: cookiesOf(signedIn), 'x-csrf': '1' } });
+  return { ...app, port, sandbox, download };
+}
+
+const sandboxes: Sandbox[] = [];
+afterEach(async () => {
+  await Promise.all(sandboxes.splice(0).map((sandbox) => sandbox.close()));
+});
+
+describe('SIGTERM', () => {
+  it('stops accepting, lets a download in flight finish, closes everything and exits 0', async () => {
+    const app = await startSignedIn({ SHUTDOWN_TIMEOUT_MS: '20000' });
+    // Creatio sends the first half of the answer now and the rest 1.5 s later: a download in progress.
+    app.sandbox.faults.slowBodyMs = 1500;
+    const download = await app.download();
+    expect(download.status).toBe(200);
+
+    app.child.kill('SIGTERM');
+    const exited = exitOf(app.child);
+    expect(await refused(app.port)).toBe('ECONNREFUSED');
+    const body = JSON.parse(await download.text()) as { value: unknown[] };
+    expect(body.value).toHaveLength(5);
+    expect(await exited).toBe(0);
+    expect(app.output().out).toContain('shutting down');
+    expect(app.output().out).toContain('"msg":"shut down"');
+  });
+
+  it('cuts a request still running after SHUTDOWN_TIMEOUT_MS and exits 0 (in about 1 s, not 20 s)', async () => {
+    const app = await startSignedIn({ SHUTDOWN_TIMEOUT_MS: '300' });
+    app.sandbox.faults.slowBodyMs = 20_000;
+    const download = await app.download();
+    const started = Date.now();
+    app.child.kill('SIGTERM');
+    await expect(download.text()).rejects.toThrow();
+    expect(await exitOf(app.child)).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(app.output().out).toContain('cutting requests still in flight');
   });
 });
