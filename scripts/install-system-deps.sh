@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for the test suite: Chromium (browser tests), redis-server (the
-# shared session store's tests), nginx (the tested deployment example in deploy/) and glewlwyd (a second,
-# independent OpenID provider for the interop suite). Idempotent; needs root or sudo for apt-get.
+# shared session store's tests), nginx (the tested deployment example in deploy/), glewlwyd (a second,
+# independent OpenID provider for the interop suite) and xmllint (libxml2-utils: validates the doctor's JUnit report
+# against test/support/junit.xsd). Idempotent; needs root or sudo for apt-get.
 set -euo pipefail
 
 need=()
@@ -9,6 +10,7 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/sbin/nginx ] || need+=(nginx)
 [ -x /usr/bin/glewlwyd ] || need+=(glewlwyd)
+command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing: ${need[*]}"
@@ -27,9 +29,9 @@ if ! command -v redis-server >/dev/null 2>&1; then
   echo "ERROR: redis-server is missing after install; the Redis session-store tests cannot run." >&2
   exit 1
 fi
-for bin in /usr/sbin/nginx /usr/bin/glewlwyd; do
+for bin in /usr/sbin/nginx /usr/bin/glewlwyd /usr/bin/xmllint; do
   if [ ! -x "$bin" ]; then
-    echo "ERROR: $bin is missing after install; the deployment and interop tests cannot run." >&2
+    echo "ERROR: $bin is missing after install; the deployment, interop and JUnit-report tests cannot run." >&2
     exit 1
   fi
 done

@@ -259,7 +259,10 @@ export function checkIssuer(config: Config, metadata: Record<string, unknown> | 
   };
 }
 
-export function checkEndpoints(config: Config, metadata: Record<string, unknown> | undefined): CheckResult {
+export function checkEndpoints(
+  config: Pick<Config, 'scopes' | 'identityServiceUrl'>,
+  metadata: Record<string, unknown> | undefined,
+): CheckResult {
   const base = { id: 'endpoints', title: 'Endpoints, PKCE and scopes' };
   if (!metadata) return skipped(base.id, base.title, DISCOVERY_NEEDED);
   const details: DetailRow[] = [...REQUIRED_ENDPOINTS, ...WANTED_ENDPOINTS].map((key) => ({

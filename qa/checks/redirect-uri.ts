@@ -16,11 +16,14 @@ import {
   type RequestView,
 } from './redirect-uri-probe.ts';
 
+/** What the redirect-URI check needs: from the configuration, or read off a deployed app's sign-in redirect. */
+export type RedirectSetup = Pick<Config, 'clientId' | 'redirectUri' | 'appUrl'>;
+
 function describeNearMiss(miss: NearMiss): string {
   return `${miss.uri} (${miss.differences.map((d) => d.description).join('; ')})`;
 }
 
-function fixForNearMiss(config: Config, miss: NearMiss): string {
+function fixForNearMiss(config: RedirectSetup, miss: NearMiss): string {
   // OAUTH_REDIRECT_URI is the slip, and the app's own default is what was registered.
   if (miss.uri === `${config.appUrl}/auth/callback`) {
     return `Remove OAUTH_REDIRECT_URI: the app then sends ${miss.uri}, which is registered.`;
@@ -43,7 +46,7 @@ function fixForNearMiss(config: Config, miss: NearMiss): string {
 }
 
 /** Where the app receives the sign-in: APP_URL + /auth/callback, matched as Express matches routes. */
-function reachesCallbackRoute(config: Config): boolean {
+function reachesCallbackRoute(config: RedirectSetup): boolean {
   if (!URL.canParse(config.redirectUri)) return false;
   const uri = new URL(config.redirectUri);
   const app = new URL(config.appUrl);
@@ -54,7 +57,7 @@ function reachesCallbackRoute(config: Config): boolean {
 }
 
 export async function checkRedirectUri(
-  config: Config,
+  config: RedirectSetup,
   metadata: Record<string, unknown> | undefined,
   http: Http,
   client: ClientVerdict = 'undetermined',
@@ -164,4 +167,57 @@ export function checkBrowserOrigin(config: Config, view: RequestView): CheckResu
     { label: 'TRUST_PROXY', value: String(config.trustProxy) },
   ];
   return { id: 'browser-origin', title: 'APP_URL as the browser sees it', ...result, details };
+}
+
+/**
+ * `npm run doctor -- --redirect-uri <uri>`: one more redirect URI of the same integrated application (another
+ * environment it serves) — registered for the client or not, and if not, what is registered that almost matches.
+ */
+export async function checkAnotherRedirectUri(
+  clientId: string,
+  metadata: Record<string, unknown> | undefined,
+  http: Http,
+  uri: string,
+): Promise<CheckResult> {
+  const base = { id: `redirect-uri:${uri}`, title: `Redirect URI ${uri}` };
+  const endpoint = metadataString(metadata, 'authorization_endpoint');
+  if (!endpoint || !URL.canParse(endpoint)) return skipped(base.id, base.title, DISCOVERY_NEEDED);
+  const probe = await probeAuthorize(http, endpoint, clientId, uri);
+  const details: DetailRow[] = [
+    { label: 'client id', value: clientId },
+    { label: 'Identity Service answer', value: probe.answer },
+  ];
+  const register = `Register ${uri} for client ${clientId}: npm run redirect-urls -- add ${uri} (or in "OAuth 2.0 integrated applications" → Authorized redirect URIs).`;
+  if (probe.verdict === 'unreachable') {
+    return { ...base, status: 'fail', summary: probe.answer, fix: probe.problem?.fix, details };
+  }
+  if (probe.verdict === 'accepted') {
+    return {
+      ...base,
+      status: 'pass',
+      summary: `Registered for client ${clientId}: the Identity Service ${probe.answer}.`,
+      details,
+    };
+  }
+  if (probe.verdict === 'inconclusive') {
+    return {
+      ...base,
+      status: 'warn',
+      summary: `Could not tell whether ${uri} is registered: the Identity Service ${probe.answer}.`,
+      fix: 'Sign in once by hand through this redirect URI.',
+      details,
+    };
+  }
+  const nearMisses = await findNearMisses(http, endpoint, clientId, uri);
+  for (const miss of nearMisses) details.push({ label: 'accepted instead', value: describeNearMiss(miss) });
+  const [closest] = nearMisses;
+  return {
+    ...base,
+    status: 'fail',
+    summary: closest
+      ? `The Identity Service rejects ${uri} for client ${clientId} but accepts ${describeNearMiss(closest)}.`
+      : `The Identity Service rejects ${uri} for client ${clientId}: it ${probe.answer}.`,
+    fix: closest ? `${register} Or make that environment send ${closest.uri}.` : register,
+    details,
+  };
 }
