@@ -102,6 +102,7 @@ export function wantsJson(req: Request): boolean {
   if (
     req.path.startsWith('/api/') ||
     req.path === '/auth/session' ||
+    req.path.startsWith('/auth/sessions') ||
     req.path.startsWith('/auth/backchannel')
   ) {
     return true;

@@ -4,7 +4,8 @@
 import express, { Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { BffError, ErrorCode } from '../errors.ts';
-import { requireCsrfHeaderOrFormToken } from '../security/csrf.ts';
+import { requireCsrfHeader, requireCsrfHeaderOrFormToken } from '../security/csrf.ts';
+import { requireSession } from '../security/require-session.ts';
 import { requireSameOrigin } from '../security/same-origin.ts';
 import { handleBackchannelLogout } from './backchannel-logout.ts';
 import { handleCallback } from './callback.ts';
@@ -12,6 +13,7 @@ import type { AuthDeps } from './deps.ts';
 import { handleLogin } from './login.ts';
 import { handleLogout, skipWhenSignedOut } from './logout.ts';
 import { handleSessionInfo } from './session-info.ts';
+import { handleEndSession, handleListSessions } from './user-sessions-api.ts';
 
 export function createAuthRouter(deps: AuthDeps): Router {
   const router = Router();
@@ -41,5 +43,8 @@ export function createAuthRouter(deps: AuthDeps): Router {
   router.get('/session', handleSessionInfo(deps));
   // Server to server from the Identity Service: no cookie, no CSRF header; parses its own small form body.
   router.post('/backchannel-logout', handleBackchannelLogout(deps));
+  // "Your sessions": the signed-in user's own sessions, named by opaque handles.
+  router.get('/sessions', requireSession, handleListSessions(deps));
+  router.delete('/sessions/:handle', sameOrigin, requireCsrfHeader, requireSession, handleEndSession(deps));
   return router;
 }

@@ -33,5 +33,8 @@ export function createUiRouter({ config }: UiDeps): Router {
   router.get('/explorer', requireSessionOrSignIn, (_req, res) =>
     res.render('explorer', { title: 'OData explorer' }),
   );
+  router.get('/account/sessions', requireSessionOrSignIn, (_req, res) =>
+    res.render('sessions', { title: 'Your sessions' }),
+  );
   return router;
 }
