@@ -18,7 +18,10 @@ export function createSessionMiddleware(config: Config, storage: SessionStorage)
     rolling: true,
     // No `proxy` option: express-session then asks req.secure, which honours X-Forwarded-Proto only from the
     // addresses TRUST_PROXY names. `proxy: true` would believe the header from anyone.
-    unset: 'destroy',
+    // Not `unset: 'destroy'`: when the store cannot be read (Redis down or hung), express-session has no req.session
+    // and would then delete the record at the end of the 503 — signing the user out once the store is back. Sessions
+    // end through req.session.destroy() (sign-out) or the store's own expiry.
+    unset: 'keep',
     cookie: {
       httpOnly: true,
       sameSite: 'lax',

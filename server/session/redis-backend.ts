@@ -4,7 +4,7 @@
  *
  * Fail fast: node-redis would queue commands while it reconnects and answer them when Redis is back, which turns a
  * Redis outage into requests that hang for as long as the outage lasts. Here the offline queue is off and every
- * command has a short timeout, so a request that needs Redis while it is unreachable fails within about a second
+ * command gets an answer within a short timeout, so a request that needs Redis while it is unreachable fails within about a second
  * with `session_store_unavailable` (503) — never a hang, and never "no session", which would sign the user out.
  * The client keeps reconnecting with backoff in the background; the first command after Redis is back succeeds.
  */
@@ -33,6 +33,8 @@ export interface RedisBackend extends KeyValueBackend {
   readonly client: RedisClient;
   /** SESSION_REDIS_PREFIX: every key this app writes starts with it. */
   readonly prefix: string;
+  /** Runs a command with the same bound as every backend call: an answer within the timeout, or a 503 BffError. */
+  command<T>(run: (client: RedisClient) => Promise<T>): Promise<T>;
 }
 
 export interface RedisBackendOptions {
@@ -69,6 +71,8 @@ export async function createRedisBackend(
     url, // rediss:// turns TLS on; NODE_EXTRA_CA_CERTS adds a private CA (docs/deploy.md)
     disableOfflineQueue: true,
     commandOptions: { timeout: timeoutMs },
+    // While Redis hangs, unanswered commands stay queued on the connection; this bounds them (and the memory).
+    commandsQueueMaxLength: 10_000,
     // A half-open connection (Redis host gone without a FIN) is noticed by the next ping, not by the next request.
     pingInterval: 5_000,
     socket: {
@@ -88,11 +92,22 @@ export async function createRedisBackend(
   );
   await Promise.race([connected, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
 
+  /**
+   * node-redis's command timeout covers only the wait to be written; a command already sent to a Redis that stopped
+   * answering (hung, partitioned) would wait for its reply indefinitely. So the answer is raced against our own timer:
+   * the request gets its 503 on time, and the late reply, if any, is dropped.
+   */
   async function call<T>(command: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
     try {
-      return await command();
+      return await Promise.race([command(), late]);
     } catch (cause) {
       throw sessionStoreUnavailable(cause);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -100,6 +115,7 @@ export async function createRedisBackend(
     kind: 'redis',
     client,
     prefix,
+    command: (run) => call(() => run(client)),
     async get(key) {
       return (await call(() => client.get(prefix + key))) ?? undefined;
     },

@@ -61,7 +61,7 @@ export async function openSessionStorage(
     index: new SessionIndex(kv, sealer, lifetime.maxMs),
     lifetime,
     refreshLock: isRedisBackend(kv)
-      ? createRedisRefreshLock({ client: kv.client, prefix: kv.prefix, refreshTimeoutMs })
+      ? createRedisRefreshLock({ redis: kv, refreshTimeoutMs })
       : createInProcessRefreshLock(),
     close: () => kv.close(),
   };

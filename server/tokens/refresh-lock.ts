@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BffError, ErrorCode } from '../errors.ts';
-import { type RedisClient, sessionStoreUnavailable } from '../session/redis-backend.ts';
+import type { RedisBackend } from '../session/redis-backend.ts';
 
 export interface RefreshLock {
   /** Runs `task` for `key` unless a run for `key` is in flight; then returns that run's promise. */
@@ -30,9 +30,8 @@ export function createInProcessRefreshLock(): RefreshLock {
 }
 
 export interface RedisRefreshLockOptions {
-  readonly client: RedisClient;
-  /** SESSION_REDIS_PREFIX. */
-  readonly prefix: string;
+  /** The session store's Redis: the lock lives next to the token sets it guards, under the same prefix. */
+  readonly redis: RedisBackend;
   /**
    * How long a holder that stops renewing (crashed, frozen, cut off) blocks the others. The holder renews every third
    * of it, so it only has to outlast a pause, not a refresh.
@@ -69,28 +68,20 @@ export function refreshLockKey(prefix: string, sessionId: string): string {
  * then the waiter would have to poll for the lease to run out anyway.
  */
 export function createRedisRefreshLock(options: RedisRefreshLockOptions): RefreshLock {
-  const { client, prefix, refreshTimeoutMs } = options;
+  const { redis, refreshTimeoutMs } = options;
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
   const local = createInProcessRefreshLock();
 
-  async function redis<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (cause) {
-      throw sessionStoreUnavailable(cause);
-    }
-  }
-
   async function acquire(lockKey: string, token: string): Promise<boolean> {
-    const reply = await redis(() =>
+    const reply = await redis.command((client) =>
       client.set(lockKey, token, { condition: 'NX', expiration: { type: 'PX', value: leaseMs } }),
     );
     return reply === 'OK';
   }
 
   async function runLocked<T>(sessionId: string, task: () => Promise<T>): Promise<T> {
-    const lockKey = refreshLockKey(prefix, sessionId);
+    const lockKey = refreshLockKey(redis.prefix, sessionId);
     const token = randomBytes(16).toString('base64url');
     // Nobody waits longer than one lease (a dead holder's) plus one refresh (the holder's, or the successor's).
     const deadline = Date.now() + leaseMs + refreshTimeoutMs;
@@ -105,22 +96,26 @@ export function createRedisRefreshLock(options: RedisRefreshLockOptions): Refres
 
     let lost = false;
     const renew = setInterval(() => {
-      client.eval(RENEW, { keys: [lockKey], arguments: [token, String(leaseMs)] }).then(
-        (renewed) => {
-          if (renewed === 0 && !lost) {
-            lost = true;
-            options.onLeaseLost?.(sessionId);
-          }
-        },
-        () => {}, // Redis unreachable: the lease runs out, and the release below fails the same way
-      );
+      redis
+        .command((client) => client.eval(RENEW, { keys: [lockKey], arguments: [token, String(leaseMs)] }))
+        .then(
+          (renewed) => {
+            if (renewed === 0 && !lost) {
+              lost = true;
+              options.onLeaseLost?.(sessionId);
+            }
+          },
+          () => {}, // Redis unreachable: the lease runs out, and the release below fails the same way
+        );
     }, leaseMs / 3);
     try {
       return await task();
     } finally {
       clearInterval(renew);
       // If Redis is unreachable now, the lease frees the lock by itself; the task's result still stands.
-      await client.eval(RELEASE, { keys: [lockKey], arguments: [token] }).catch(() => {});
+      await redis
+        .command((client) => client.eval(RELEASE, { keys: [lockKey], arguments: [token] }))
+        .catch(() => {});
     }
   }
 

@@ -1,15 +1,16 @@
 /**
  * Three instances of the app on one real redis-server, as behind a load balancer without sticky sessions: one token
  * refresh per session across all of them (the Redis refresh lock), a lock holder that never releases, and the
- * Identity Service going away while the instances stay in service.
+ * Identity Service going away while the instances stay in service, and Redis going away and coming back.
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isRedisBackend } from '../../server/session/redis-backend.ts';
 import { refreshLockKey } from '../../server/tokens/refresh-lock.ts';
 import type { SignedIn } from '../support/harness.ts';
 import { type Instances, startInstances } from '../support/instances.ts';
+import { type RedisServer, startRedis } from '../support/redis.ts';
 
 const COUNT = 3;
 const TTL_SECONDS = 3;
@@ -147,5 +148,83 @@ describe('the Identity Service goes away', () => {
       await longLived.sandbox.identityOutage.end();
     }
     for (let i = 0; i < 2; i++) expect((await readiness(i, 'ok')).status).toBe(200);
+  });
+});
+
+describe('Redis goes away', () => {
+  let redis: RedisServer;
+  let outage: Instances;
+  beforeAll(async () => {
+    redis = await startRedis();
+    outage = await startInstances({ count: COUNT, redis });
+  });
+  afterAll(async () => {
+    await outage?.close();
+    await redis?.stop();
+  });
+
+  it('answers 503 within about a second while Redis hangs, then serves the same session again', async () => {
+    const session = await outage.signIn('carol');
+    redis.freeze();
+    try {
+      const started = Date.now();
+      const [call, ready] = await Promise.all([
+        outage.request(0).get('/api/odata/Account?$top=1').set('Cookie', session.cookie).set('X-CSRF', '1'),
+        outage.request(1).get('/readyz'),
+      ]);
+      expect(call.status).toBe(503);
+      expect(call.body.error).toBe('session_store_unavailable');
+      expect(ready.status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(4_000); // the command timeout, not a hang
+    } finally {
+      redis.thaw();
+    }
+    await vi.waitFor(() => outage.request(1).get('/readyz').expect(200), { timeout: 10_000, interval: 200 });
+    // Still signed in: the failed reads during the hang must not have ended the session once Redis answered again.
+    await outage
+      .request(2)
+      .get('/api/odata/Account?$top=1')
+      .set('Cookie', session.cookie)
+      .set('X-CSRF', '1')
+      .expect(200);
+  });
+
+  it('answers 503 session_store_unavailable fast on every instance, and recovers by itself when Redis is back', async () => {
+    const session = await outage.signIn('alice');
+    await redis.stop();
+
+    for (let i = 0; i < COUNT; i++) {
+      const started = Date.now();
+      const call = await outage
+        .request(i)
+        .get('/api/odata/Account?$top=1')
+        .set('Cookie', session.cookie)
+        .set('X-CSRF', '1');
+      expect(call.status).toBe(503);
+      expect(call.body).toEqual({ error: 'session_store_unavailable', message: expect.any(String) });
+      const page = await outage.request(i).get('/').set('Cookie', session.cookie).set('Accept', 'text/html');
+      expect(page.status).toBe(503);
+      expect(page.text).toContain('session store is not available');
+      const ready = await outage.request(i).get('/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body).toMatchObject({ status: 'not_ready', checks: { sessionStore: 'unavailable' } });
+      expect(Date.now() - started).toBeLessThan(5_000); // three requests, each failing fast: not a 15 s hang
+      await outage.request(i).get('/healthz').expect(200); // the process is alive: nothing crashed
+    }
+
+    redis = await startRedis({ port: redis.port }); // back, empty (no persistence): sessions are gone
+    await vi.waitFor(
+      async () => {
+        for (let i = 0; i < COUNT; i++) await outage.request(i).get('/readyz').expect(200);
+      },
+      { timeout: 10_000, interval: 200 },
+    );
+    const again = await outage.signIn('bob', { start: 1, finish: 2 });
+    await outage
+      .request(0)
+      .get('/api/odata/Account?$top=1')
+      .set('Cookie', again.cookie)
+      .set('X-CSRF', '1')
+      .expect(200);
   });
 });

@@ -11,6 +11,10 @@ export interface RedisServer {
   /** redis://127.0.0.1:<port> */
   readonly url: string;
   readonly port: number;
+  /** SIGSTOP: the server keeps its connections open but answers nothing, like a hung or partitioned Redis. */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -79,7 +83,10 @@ async function startOnce(
   });
 
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGCONT'); // a frozen server would not act on SIGTERM
+      child.kill('SIGTERM');
+    }
     await exited(child);
   };
 
@@ -88,7 +95,15 @@ async function startOnce(
     if (child.exitCode !== null) {
       throw new Error(`redis-server on port ${port} exited with ${child.exitCode}: ${stderr.trim()}`);
     }
-    if (await pings(port)) return { url: `redis://${HOST}:${port}`, port, stop };
+    if (await pings(port)) {
+      return {
+        url: `redis://${HOST}:${port}`,
+        port,
+        freeze: () => child.kill('SIGSTOP'),
+        thaw: () => child.kill('SIGCONT'),
+        stop,
+      };
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   await stop();
