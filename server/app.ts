@@ -24,6 +24,7 @@ import { resolveCreatioBase } from './proxy/creatio-url.ts';
 import { createApiRouter } from './proxy/routes.ts';
 import { createSecurityHeaders } from './security/headers.ts';
 import type { KeyValueBackend } from './session/backend.ts';
+import { type ExpirySweep, startExpirySweep } from './session/expiry-sweep.ts';
 import { createSessionMiddleware } from './session/middleware.ts';
 import { openBackend, openSessionStorage, type SessionStorage } from './session/storage.ts';
 import { createUiRouter } from './ui/routes.ts';
@@ -45,6 +46,8 @@ export interface BffApp {
   readonly logger: Logger;
   /** What the app counts; noopMetrics unless METRICS_ENABLED=true. */
   readonly metrics: Metrics;
+  /** Revokes the refresh tokens of sessions that ended by expiry; runs every minute (session/expiry-sweep.ts). */
+  readonly expirySweep: ExpirySweep;
   close(): Promise<void>;
 }
 
@@ -67,6 +70,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Bff
     .catch((err: BffError) =>
       logger.warn({ detail: err.logDetail }, 'Identity Service discovery failed; will retry'),
     );
+  const expirySweep = startExpirySweep({ storage, oidc, logger });
 
   const app = express();
   app.disable('x-powered-by');
@@ -113,7 +117,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Bff
     oidc,
     logger,
     metrics,
+    expirySweep,
     async close() {
+      expirySweep.stop();
       await api.close();
       await storage.close();
     },

@@ -295,7 +295,8 @@ export function handleCallback(deps: AuthDeps): RequestHandler {
     req.session.user = user;
     req.session.signedInAt = Date.now();
     req.session.idpSessionId = text(claims.sid);
-    await storage.tokens.set(req.sessionID, toTokenSet(tokens), storage.lifetime.maxMs);
+    // The token set lives as long as the session (store.ts keeps the two together from here on).
+    await storage.tokens.set(req.sessionID, toTokenSet(tokens), storage.sessions.ttlMs(req.session));
     await save(req);
     await recordSignIn(storage, req);
 

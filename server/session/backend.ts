@@ -26,10 +26,23 @@ export interface KeyValueBackend {
   /** The group's live members, member → value; expired members are left out (and dropped). */
   members(group: string): Promise<Map<string, string>>;
   removeMember(group: string, member: string): Promise<void>;
+  /**
+   * Expired entries under `prefix`, at most `limit`, deleted in the same step: the expiry sweep revokes the refresh
+   * tokens of token sets whose sessions ended by expiry (session/expiry-sweep.ts). Backends that drop expired
+   * entries at once (Redis) do not offer it. Expired entries are kept for EXPIRED_RETENTION_MS for this.
+   */
+  takeExpired?(prefix: string, limit: number): Promise<Array<{ key: string; value: string }>>;
   /** Throws when the backend cannot serve requests (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * How long an expired entry stays (unreadable) for takeExpired before it is purged. Long enough that a sweep
+ * running every minute sees every expiry, even across a restart; short enough that a flood of expired login
+ * transactions does not pile up.
+ */
+export const EXPIRED_RETENTION_MS = 3_600_000;
 
 interface Entry {
   value: string;
@@ -41,18 +54,15 @@ export function createMemoryBackend(now: () => number = Date.now): KeyValueBacke
   const groups = new Map<string, Map<string, Entry>>();
 
   const live = (key: string): Entry | undefined => {
+    // An expired entry reads as absent but stays until the sweep below, for takeExpired.
     const entry = entries.get(key);
-    if (entry && entry.expiresAt <= now()) {
-      entries.delete(key);
-      return undefined;
-    }
-    return entry;
+    return entry && entry.expiresAt > now() ? entry : undefined;
   };
 
-  // Expired entries are dropped when read and swept now and then, so memory stays bounded.
+  // Expired entries are swept once EXPIRED_RETENTION_MS has passed, so memory stays bounded.
   const sweep = setInterval(() => {
     const t = now();
-    for (const [key, entry] of entries) if (entry.expiresAt <= t) entries.delete(key);
+    for (const [key, entry] of entries) if (entry.expiresAt <= t - EXPIRED_RETENTION_MS) entries.delete(key);
     for (const [group, members] of groups) {
       for (const [member, entry] of members) if (entry.expiresAt <= t) members.delete(member);
       if (members.size === 0) groups.delete(group);
@@ -105,6 +115,18 @@ export function createMemoryBackend(now: () => number = Date.now): KeyValueBacke
       const members = groups.get(group);
       members?.delete(member);
       if (members?.size === 0) groups.delete(group);
+    },
+    async takeExpired(prefix, limit) {
+      const t = now();
+      const taken: Array<{ key: string; value: string }> = [];
+      for (const [key, entry] of entries) {
+        if (taken.length >= limit) break;
+        if (entry.expiresAt <= t && key.startsWith(prefix)) {
+          entries.delete(key);
+          taken.push({ key, value: entry.value });
+        }
+      }
+      return taken;
     },
     async ping() {},
     async close() {

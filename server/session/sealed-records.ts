@@ -42,6 +42,12 @@ export class SealedRecords<T> {
     await this.#backend.delete(storageKey(this.#kind, id));
   }
 
+  /** Expired records, deleted as they are read; empty when the backend drops expired entries itself (Redis). */
+  async takeExpired(limit: number): Promise<T[]> {
+    const rows = (await this.#backend.takeExpired?.(`${this.#kind}:`, limit)) ?? [];
+    return rows.flatMap(({ key, value }) => this.#decode(key, value) ?? []);
+  }
+
   #decode(key: string, sealed: string | undefined): T | undefined {
     const json = sealed === undefined ? undefined : this.#sealer.open(sealed, key);
     return json === undefined ? undefined : (JSON.parse(json) as T);

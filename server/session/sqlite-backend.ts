@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { KeyValueBackend } from './backend.ts';
+import { EXPIRED_RETENTION_MS, type KeyValueBackend } from './backend.ts';
 
 const PURGE_INTERVAL_MS = 5 * 60_000;
 
@@ -59,9 +59,13 @@ export function createSqliteBackend(path: string, now: () => number = Date.now):
   const removeMember = db.prepare<[string, string]>('DELETE FROM kv_member WHERE grp = ? AND member = ?');
   const purgeEntries = db.prepare<[number]>('DELETE FROM kv WHERE expires_at <= ?');
   const purgeMembers = db.prepare<[number]>('DELETE FROM kv_member WHERE expires_at <= ?');
+  const takeExpiredRows = db.prepare<[string, number, number], { key: string; value: string }>(
+    "DELETE FROM kv WHERE key IN (SELECT key FROM kv WHERE key LIKE ? || '%' AND expires_at <= ? LIMIT ?) RETURNING key, value",
+  );
   const purgeExpired = () => {
     const t = now();
-    purgeEntries.run(t);
+    // Expired entries are unreadable at once (every read checks expires_at); they stay a while for takeExpired.
+    purgeEntries.run(t - EXPIRED_RETENTION_MS);
     purgeMembers.run(t);
   };
 
@@ -102,6 +106,9 @@ export function createSqliteBackend(path: string, now: () => number = Date.now):
     },
     async removeMember(group, member) {
       removeMember.run(group, member);
+    },
+    async takeExpired(prefix, limit) {
+      return takeExpiredRows.all(prefix, now(), limit);
     },
     async ping() {
       db.prepare('SELECT 1').get();

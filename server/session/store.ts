@@ -4,7 +4,7 @@
  */
 import session from 'express-session';
 import type { KeyValueBackend } from './backend.ts';
-import type { Sealer } from './crypto.ts';
+import { type Sealer, storageKey } from './crypto.ts';
 import { SealedRecords } from './sealed-records.ts';
 
 export interface SessionUser {
@@ -32,8 +32,17 @@ export interface SessionLifetime {
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
+/**
+ * A session and its token set live exactly as long as each other: one lifetime (`ttlMs`), extended together by
+ * keepAlive and ended together. A session that ends by expiry leaves its token set expired, not deleted, so the
+ * expiry sweep can revoke its refresh token (expiry-sweep.ts); one that is destroyed (sign-out, a new sign-in,
+ * back-channel logout) takes its token set with it.
+ */
 export class SealedSessionStore extends session.Store {
+  readonly #backend: KeyValueBackend;
   readonly #records: SealedRecords<session.SessionData>;
+  /** The token sets of token-store.ts, by the same session id: touched and ended here, written there. */
+  readonly #tokenSets: SealedRecords<unknown>;
   readonly #lifetime: SessionLifetime;
   readonly #now: () => number;
 
@@ -44,7 +53,9 @@ export class SealedSessionStore extends session.Store {
     now: () => number = Date.now,
   ) {
     super();
+    this.#backend = backend;
     this.#records = new SealedRecords(backend, sealer, 'sess');
+    this.#tokenSets = new SealedRecords(backend, sealer, 'tokens');
     this.#lifetime = lifetime;
     this.#now = now;
   }
@@ -56,10 +67,26 @@ export class SealedSessionStore extends session.Store {
     return Math.min(idle, data.signedInAt + this.#lifetime.maxMs - this.#now());
   }
 
+  /** How long the stored session has left (0 when it is gone): the lifetime a refreshed token set is written with. */
+  async remainingMs(sid: string): Promise<number> {
+    const expiresAt = await this.#backend.expiresAt(storageKey('sess', sid));
+    return expiresAt === undefined ? 0 : Math.max(0, expiresAt - this.#now());
+  }
+
+  /**
+   * The one way a session's life is extended: the session record and its token set together, with one TTL. Every
+   * reader of sessions (express-session's touch and set, the /api session reader) goes through it.
+   */
+  async keepAlive(sid: string, data: Partial<session.SessionData>): Promise<void> {
+    const ttl = this.ttlMs(data);
+    if (ttl <= 0) return this.#expire(sid);
+    await Promise.all([this.#records.touch(sid, ttl), this.#tokenSets.touch(sid, ttl)]);
+  }
+
   override get(sid: string, callback: Callback<session.SessionData | null>): void {
-    this.#records.get(sid).then((data) => {
+    this.#records.get(sid).then(async (data) => {
       if (data === undefined) return callback(undefined, null);
-      if (this.ttlMs(data) <= 0) return this.destroy(sid, (err) => callback(err, null));
+      if (this.ttlMs(data) <= 0) return this.#expire(sid).then(() => callback(undefined, null), callback);
       callback(undefined, data);
     }, callback);
   }
@@ -67,22 +94,26 @@ export class SealedSessionStore extends session.Store {
   override set(sid: string, data: session.SessionData, callback: Callback = () => {}): void {
     const ttl = this.ttlMs(data);
     if (ttl <= 0) {
-      this.destroy(sid, callback);
+      this.#expire(sid).then(() => callback(), callback);
       return;
     }
-    this.#records.set(sid, data, ttl).then(() => callback(), callback);
+    Promise.all([this.#records.set(sid, data, ttl), this.#tokenSets.touch(sid, ttl)]).then(
+      () => callback(),
+      callback,
+    );
   }
 
   override touch(sid: string, data: session.SessionData, callback: Callback = () => {}): void {
-    const ttl = this.ttlMs(data);
-    if (ttl <= 0) {
-      this.destroy(sid, callback);
-      return;
-    }
-    this.#records.touch(sid, ttl).then(() => callback(), callback);
+    this.keepAlive(sid, data).then(() => callback(), callback);
   }
 
+  /** Ends the session on purpose, token set and all (sign-out, a new sign-in over it, back-channel logout). */
   override destroy(sid: string, callback: Callback = () => {}): void {
-    this.#records.delete(sid).then(() => callback(), callback);
+    Promise.all([this.#records.delete(sid), this.#tokenSets.delete(sid)]).then(() => callback(), callback);
+  }
+
+  /** Ends the session by expiry: its token set is expired now rather than deleted, for the sweep to revoke. */
+  async #expire(sid: string): Promise<void> {
+    await Promise.all([this.#records.delete(sid), this.#tokenSets.touch(sid, 0)]);
   }
 }

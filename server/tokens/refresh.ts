@@ -116,7 +116,10 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
     }
     metrics.refresh('ok');
     const next = toTokenSet(response, current, now());
-    await storage.tokens.set(sessionId, next, storage.lifetime.maxMs);
+    // The new set keeps its session's lifetime, not a fresh one of its own.
+    const remainingMs = await storage.sessions.remainingMs(sessionId);
+    if (remainingMs <= 0) return loginRequired(sessionId, 'the session ended during the refresh');
+    await storage.tokens.set(sessionId, next, remainingMs);
     logger.debug(
       {
         session: sessionRef(sessionId),
