@@ -2,7 +2,9 @@
  * createApp(config) → the Express app, with everything it holds open behind close(). Used by server/index.ts and by
  * every integration and browser test, so the tests run exactly what production runs.
  *
- * Order matters: security headers and health first; the session only where it is needed; body parsers per route,
+ * Order matters: the request id first; then /api, the hot path, with its own guards, its own small header set and
+ * its own session reader (it never runs helmet, the static files or express-session: docs/benchmarks.md shows what
+ * that saves); then security headers and health; the session only where it is needed; body parsers per route,
  * never before the streaming proxy; the error handler last.
  */
 import { fileURLToPath } from 'node:url';
@@ -90,6 +92,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Bff
       routePattern: createRoutePatterns(app, [...proxyMounts, '/api', '/static']),
     }),
   );
+  // Then /api, the hot path: its own guards, headers and session reader; helmet, static and express-session below
+  // never run for it.
+  const api = createApiRouter({ config, storage, oidc, logger, metrics });
+  app.use('/api', api);
+
   app.use(createSecurityHeaders(config));
   app.use('/static', express.static(publicDir, { index: false, maxAge: config.production ? '1h' : 0 }));
   app.use(createHealthRouter({ storage, oidc, config, probeIntervalMs: deps.readinessProbeIntervalMs }));
@@ -99,10 +106,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Bff
   app.use(session);
 
   // Routes. Body parsers are per route, never global: the OData proxy streams request bodies.
-  // (mount points: /auth sign-in, /api proxy, diagnostics, pages)
+  // (mount points: /auth sign-in, diagnostics, pages; /api is above)
   app.use('/auth', createAuthRouter({ config, storage, oidc, logger, metrics }));
-  const api = createApiRouter({ config, storage, oidc, logger, metrics });
-  app.use('/api', api);
   if (config.diagnosticsEnabled) app.use(createDiagnosticsRouter({ config, storage }));
   app.use(createUiRouter({ config }));
 

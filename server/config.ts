@@ -54,8 +54,14 @@ export interface Config {
    * development and the sandbox, off in production unless asked for.
    */
   readonly diagnosticsEnabled: boolean;
-  /** How long the proxy waits for Creatio's response headers, and between pieces of its body. */
+  /** How long the proxy waits for Creatio's response headers, and between pieces of its body (both ways). */
   readonly proxyTimeoutMs: number;
+  /** Largest request body the proxy passes on; a larger one is refused with 413 (before sending, when declared). */
+  readonly proxyMaxBodyBytes: number;
+  /** Upstream requests one session may have in flight at once (per instance); beyond it, 429. */
+  readonly proxyMaxConcurrentPerSession: number;
+  /** How long a request may wait for a free connection to Creatio before 503 upstream_busy. */
+  readonly proxyPoolWaitMs: number;
   /** Sign-ins a client address may start per minute (each stores a login transaction). */
   readonly loginRateLimit: number;
   /** Serve GET /metrics (Prometheus). Off by default: it describes traffic, so it is opted into. */
@@ -77,6 +83,11 @@ export class ConfigError extends Error {
 }
 
 const DEFAULT_SCOPES = 'openid profile email offline_access';
+/**
+ * Creatio's own upload limit: the "Max. file size" system setting (MaxFileSize), 10 MB by default. A body Creatio
+ * would refuse anyway is refused here, before it costs a connection.
+ */
+const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 const MIN_SECRET_LENGTH = 32;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -161,6 +172,9 @@ const envSchema = z.object({
   HTTP_TIMEOUT_MS: optional(integer(500, 120_000, '10000')),
   LOGIN_RATE_LIMIT: optional(integer(1, 1_000_000, '120')),
   PROXY_TIMEOUT_MS: optional(integer(500, 600_000, '30000')),
+  PROXY_MAX_BODY_BYTES: optional(integer(1, 2 ** 40, '10485760')),
+  PROXY_MAX_CONCURRENT_PER_SESSION: optional(integer(1, 10_000, '8')),
+  PROXY_POOL_WAIT_MS: optional(integer(0, 600_000, '5000')),
   DIAGNOSTICS_ENABLED: optional(
     z.enum(['true', 'false'], { message: 'must be true or false, e.g. DIAGNOSTICS_ENABLED=false' }),
   ),
@@ -342,6 +356,9 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     httpTimeoutMs: e.HTTP_TIMEOUT_MS ?? 10_000,
     loginRateLimit: e.LOGIN_RATE_LIMIT ?? 120,
     proxyTimeoutMs: e.PROXY_TIMEOUT_MS ?? 30_000,
+    proxyMaxBodyBytes: e.PROXY_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES,
+    proxyMaxConcurrentPerSession: e.PROXY_MAX_CONCURRENT_PER_SESSION ?? 8,
+    proxyPoolWaitMs: e.PROXY_POOL_WAIT_MS ?? 5_000,
     diagnosticsEnabled: e.DIAGNOSTICS_ENABLED === undefined ? !production : e.DIAGNOSTICS_ENABLED === 'true',
     metricsEnabled: e.METRICS_ENABLED === 'true',
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 5_000,

@@ -16,13 +16,17 @@ export const ErrorCode = Object.freeze({
   CsrfTokenInvalid: 'csrf_token_invalid', // 403
   CrossOriginRequest: 'cross_origin_request', // 403: Sec-Fetch-Site / Origin name another site
   NotFound: 'not_found', // 404
+  RequestTimeout: 'request_timeout', // 408: the request body stalled
+  PayloadTooLarge: 'payload_too_large', // 413
   RateLimited: 'rate_limited', // 429
+  ClientClosedRequest: 'client_closed_request', // 499 (nginx's): the client went away; nobody reads the answer
   ServerError: 'server_error', // 500
   SessionCookieBlocked: 'session_cookie_blocked', // 500: https APP_URL, but the request arrived as http
   IdentityServiceError: 'identity_service_error', // 502
   UpstreamUnavailable: 'upstream_unavailable', // 502
   IdentityServiceUnavailable: 'identity_service_unavailable', // 503
   SessionStoreUnavailable: 'session_store_unavailable', // 503
+  UpstreamBusy: 'upstream_busy', // 503: every connection to Creatio is taken
   UpstreamTimeout: 'upstream_timeout', // 504
 });
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -38,13 +42,17 @@ const statusOf: Record<ErrorCode, number> = {
   csrf_token_invalid: 403,
   cross_origin_request: 403,
   not_found: 404,
+  request_timeout: 408,
+  payload_too_large: 413,
   rate_limited: 429,
+  client_closed_request: 499,
   server_error: 500,
   session_cookie_blocked: 500,
   identity_service_error: 502,
   upstream_unavailable: 502,
   identity_service_unavailable: 503,
   session_store_unavailable: 503,
+  upstream_busy: 503,
   upstream_timeout: 504,
 };
 
@@ -59,13 +67,17 @@ const defaultMessage: Record<ErrorCode, string> = {
   csrf_token_invalid: 'The form has expired. Reload the page and try again.',
   cross_origin_request: 'This request came from another site and was refused.',
   not_found: 'Not found.',
+  request_timeout: 'The request body stopped arriving.',
+  payload_too_large: 'The request body is too large.',
   rate_limited: 'Too many requests. Wait a moment and try again.',
+  client_closed_request: 'The client closed the request.',
   server_error: 'Something went wrong on our side.',
   session_cookie_blocked: 'The session cookie could not be set (TRUST_PROXY, X-Forwarded-Proto).',
   identity_service_error: 'The Identity Service answered with an error.',
   upstream_unavailable: 'Creatio could not be reached.',
   identity_service_unavailable: 'The Identity Service could not be reached.',
   session_store_unavailable: 'The session store is not available.',
+  upstream_busy: 'Creatio is busy with other requests. Try again in a moment.',
   upstream_timeout: 'Creatio did not answer in time.',
 };
 

@@ -1,14 +1,15 @@
 /**
- * The API surface, mounted at /api: every allowlisted Creatio API family behind the same two guards.
+ * The API surface, mounted at /api (before helmet, the static files and the pages: see app.ts): every allowlisted
+ * Creatio API family behind the same guards.
  *
  *   /api/odata/*               OData 4 (always, unless PROXY_ALLOW leaves it out)
  *   /api/creatio/<family>/*    odata3, dataservice, rest — only when named in PROXY_ALLOW
  *
  * Guard order: X-CSRF first, then the session. A request without the header is refused with 403 whether or not it
- * is signed in, before the session matters and before anything goes upstream; a request with the header but no
- * session gets 401 unauthenticated. Both answers are JSON.
+ * is signed in, before the session is even read and before anything goes upstream; a request with the header but
+ * no session gets 401 unauthenticated. Both answers are JSON.
  *
- * Everything that can be done once is done here: the pool, the base paths, the token refresher.
+ * Everything that can be done once is done here: the pool, the base paths, the token refresher, the limits.
  */
 import { Router as createRouter, type Router } from 'express';
 import { Pool } from 'undici';
@@ -17,11 +18,14 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { requireCsrfHeader } from '../security/csrf.ts';
-import { requireSession } from '../security/require-session.ts';
+import { createApiSecurityHeaders } from '../security/headers.ts';
+import { requireApiSession } from '../security/require-session.ts';
 import { requireSameOrigin } from '../security/same-origin.ts';
+import { createApiSessionReader } from '../session/api-session.ts';
 import type { SessionStorage } from '../session/storage.ts';
 import { createTokenRefresher } from '../tokens/refresh.ts';
 import type { RefreshLock } from '../tokens/refresh-lock.ts';
+import { ConnectionSlots, ForcedRefreshThrottle, SessionSlots } from './admission.ts';
 import { resolveCreatioBase } from './creatio-url.ts';
 import { handleODataProxy } from './odata.ts';
 
@@ -32,7 +36,7 @@ export interface ApiDeps {
   readonly logger: Logger;
   /** A distributed lock when several processes share the session store; in-process single flight otherwise. */
   readonly refreshLock?: RefreshLock;
-  /** Refresh grants by outcome; nothing is counted when absent. */
+  /** Refresh grants and upstream exchanges by outcome; nothing is counted when absent. */
   readonly metrics?: Metrics;
 }
 
@@ -41,8 +45,10 @@ export type ApiRouter = Router & {
   close(): Promise<void>;
 };
 
-/** Concurrent connections to Creatio per process; further requests queue in the pool. */
+/** Concurrent connections to Creatio per process; beyond them a request waits up to PROXY_POOL_WAIT_MS. */
 const MAX_CONNECTIONS = 64;
+/** At most one forced token refresh per session in this interval when Creatio answers 401. */
+export const FORCED_REFRESH_INTERVAL_MS = 30_000;
 
 export function createApiRouter(deps: ApiDeps): ApiRouter {
   const { config, logger } = deps;
@@ -60,16 +66,25 @@ export function createApiRouter(deps: ApiDeps): ApiRouter {
     lock: deps.refreshLock,
     metrics: deps.metrics,
   });
+  const shared = {
+    pool,
+    tokens,
+    logger,
+    timeoutMs,
+    maxBodyBytes: config.proxyMaxBodyBytes,
+    sessionSlots: new SessionSlots(config.proxyMaxConcurrentPerSession, config.proxyPoolWaitMs),
+    connections: new ConnectionSlots(MAX_CONNECTIONS, config.proxyPoolWaitMs),
+    forcedRefresh: new ForcedRefreshThrottle(FORCED_REFRESH_INTERVAL_MS),
+    observer: deps.metrics,
+  };
 
   const router = createRouter();
-  router.use(requireSameOrigin(deps.config), requireCsrfHeader, requireSession);
+  router.use(createApiSecurityHeaders(config), requireSameOrigin(config), requireCsrfHeader);
+  router.use(createApiSessionReader(config, deps.storage), requireApiSession);
   for (const family of config.proxyAllow) {
     const base = resolveCreatioBase(config, family);
     // The handler sees req.url below the mount, exactly as received: buildCreatioUrl does the decoding.
-    router.use(
-      base.publicPath.slice('/api'.length),
-      handleODataProxy({ base, pool, tokens, logger, timeoutMs }),
-    );
+    router.use(base.publicPath.slice('/api'.length), handleODataProxy({ base, ...shared }));
   }
   return Object.assign(router, { close: () => pool.close() });
 }

@@ -13,3 +13,9 @@ export const requireSessionOrSignIn: RequestHandler = (req, res, next) => {
   if (req.session?.user) return next();
   res.redirect(302, `/auth/login?returnTo=${encodeURIComponent(req.originalUrl)}`);
 };
+
+/** The /api guard: the session found by session/api-session.ts, which only sets it for a signed-in session. */
+export const requireApiSession: RequestHandler = (req, _res, next) => {
+  if (req.apiSession?.user) return next();
+  next(new BffError(ErrorCode.Unauthenticated));
+};

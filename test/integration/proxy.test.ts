@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxBlobBytes } from '../../sandbox/odata/blob.ts';
 import { createLogger } from '../../server/logger.ts';
-import { REPLAYABLE_BODY_LIMIT } from '../../server/proxy/odata.ts';
+import { REPLAYABLE_BODY_LIMIT } from '../../server/proxy/request-body.ts';
 import { type Agent, type Harness, type SignedIn, startHarness } from '../support/harness.ts';
 
 const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
@@ -220,9 +220,12 @@ describe('forwarding', () => {
   });
 
   it('retries a small buffered body too, and only once', async () => {
+    // A session of its own: each session gets one forced refresh per 30 s, and the test above used alice's.
+    const bob = h.agent();
+    await h.signIn(bob, 'alice');
     const before = h.sandbox.stats.creatioRequests.length;
     h.sandbox.faults.reject401Count = 2;
-    const res = await alice.post('/api/odata/Account').set('X-CSRF', '1').send({ Name: 'Twice Refused' });
+    const res = await bob.post('/api/odata/Account').set('X-CSRF', '1').send({ Name: 'Twice Refused' });
     expect(res.status).toBe(401);
     expect(h.sandbox.stats.creatioRequests.length).toBe(before + 2);
     expect(h.sandbox.faults.reject401Count).toBe(0);

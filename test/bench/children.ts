@@ -1,0 +1,72 @@
+/** The bench's child processes: started with tsx, spoken to over IPC, one request at a time. */
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export interface Usage {
+  cpu: NodeJS.CpuUsage;
+  rss: number;
+}
+
+export class Child {
+  readonly #process: ChildProcess;
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly port: number;
+  readonly url: string;
+
+  private constructor(process: ChildProcess, port: number) {
+    this.#process = process;
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  static start(file: string, env: Record<string, string> = {}, execArgv: string[] = []): Promise<Child> {
+    const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], {
+      env: { ...process.env, ...env },
+      execArgv: ['--import', 'tsx', ...execArgv],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    return new Promise((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`${file} exited with ${code} before it was ready`)));
+      child.once('message', (message: { cmd: string; port: number }) => {
+        child.removeAllListeners('exit');
+        resolve(new Child(child, message.port));
+      });
+    });
+  }
+
+  /** One question at a time: replies carry only their command's name. */
+  ask<T>(cmd: string, payload: Record<string, unknown> = {}): Promise<T> {
+    const answer = this.#queue.then(() => this.#askNow<T>(cmd, payload));
+    this.#queue = answer.catch(() => {});
+    return answer;
+  }
+
+  #askNow<T>(cmd: string, payload: Record<string, unknown>): Promise<T> {
+    return new Promise((resolve) => {
+      const onMessage = (message: { cmd: string }) => {
+        if (message.cmd !== cmd) return;
+        this.#process.off('message', onMessage);
+        resolve(message as T);
+      };
+      this.#process.on('message', onMessage);
+      this.#process.send({ cmd, ...payload });
+    });
+  }
+
+  usage(): Promise<Usage> {
+    return this.ask<Usage>('usage');
+  }
+
+  exit(): Promise<void> {
+    if (this.#process.exitCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#process.once('exit', () => resolve());
+      this.#process.send({ cmd: 'exit' });
+      setTimeout(() => this.#process.kill('SIGKILL'), 10_000).unref();
+    });
+  }
+}
+
+export function cpuMs(before: Usage, after: Usage): number {
+  return (after.cpu.user - before.cpu.user + after.cpu.system - before.cpu.system) / 1000;
+}
