@@ -1,9 +1,11 @@
 /**
  * The Accounts page: a table over `GET /api/odata/Account` with search, sorting and paging done by Creatio
  * ($filter, $orderby, $top/$skip, $count=true), and create / edit / delete through POST, PATCH and DELETE.
+ * Several selected accounts are deleted in one `$batch`; each row then says whether its delete worked.
  * The view's state lives in the address bar (?q=&sort=&dir=&page=&size=), so "sign in again" comes back to it.
  */
 import { ApiError, apiJson, clearError, showError } from './api.js';
+import { runBatch } from './batch.js';
 import { byId, debounce, h } from './dom.js';
 import { entityPath, toODataString, toQueryString } from './odata.js';
 
@@ -46,6 +48,18 @@ const ui = {
   deleteName: byId('delete-account-name'),
   deleteError: byId('delete-error'),
   deleteSubmit: byId('delete-submit'),
+  selectPage: byId('select-page'),
+  selectionBar: byId('selection-bar'),
+  selectionCount: byId('selection-count'),
+  clearSelection: byId('clear-selection'),
+  deleteSelected: byId('delete-selected'),
+  bulkResults: byId('bulk-results'),
+  bulkDialog: byId('bulk-delete-dialog'),
+  bulkForm: byId('bulk-delete-form'),
+  bulkTitle: byId('bulk-delete-title'),
+  bulkList: byId('bulk-delete-list'),
+  bulkError: byId('bulk-delete-error'),
+  bulkSubmit: byId('bulk-delete-submit'),
 };
 
 // ---- state <-> address bar ----
@@ -164,14 +178,27 @@ function dateCell(value) {
 
 function renderRow(account) {
   const name = account.Name || '(no name)';
+  const failure = failedDeletes.get(account.Id);
   return h(
     'tr',
-    { dataset: { id: account.Id } },
+    { dataset: { id: account.Id }, className: failure ? 'row-failed' : undefined },
+    h(
+      'td',
+      { className: 'cell-select' },
+      h('input', {
+        type: 'checkbox',
+        'aria-label': `Select ${name}`,
+        checked: selection.has(account.Id),
+        dataset: { action: 'select' },
+        onchange: (event) => toggleSelection(account, event.target.checked),
+      }),
+    ),
     h(
       'td',
       { className: 'cell-name', 'data-label': 'Name' },
-      h('span', { className: 'account-name' }, name),
+      h('a', { className: 'account-name', href: `/accounts/${encodeURIComponent(account.Id)}` }, name),
       account.Notes ? h('span', { className: 'cell-sub' }, account.Notes) : undefined,
+      failure ? h('span', { className: 'row-error' }, `Not deleted: ${failure}`) : undefined,
     ),
     h('td', { 'data-label': 'Code' }, account.Code || placeholder()),
     h('td', { 'data-label': 'City' }, account.City || placeholder()),
@@ -208,7 +235,9 @@ function renderRow(account) {
 }
 
 function renderRows(rows, { failed = false } = {}) {
+  shownRows = rows;
   ui.body.replaceChildren(...rows.map(renderRow));
+  renderSelection();
   // After a failure the alert says it all; an empty frame below it would only look broken.
   ui.region.hidden = failed;
   const empty = rows.length === 0 && !failed;
@@ -381,6 +410,120 @@ async function deleteAccount(event) {
   }
 }
 
+// ---- selecting and deleting several (one $batch) ----
+
+/** Selected accounts by id (kept across pages and searches until deleted or cleared): id → name. */
+const selection = new Map();
+/** After a batch delete, why each account that is still there was not deleted: id → Creatio's message. */
+const failedDeletes = new Map();
+let shownRows = [];
+
+function toggleSelection(account, selected) {
+  if (selected) selection.set(account.Id, account.Name || '(no name)');
+  else selection.delete(account.Id);
+  renderSelection();
+}
+
+function renderSelection() {
+  const count = selection.size;
+  ui.selectionBar.hidden = count === 0;
+  ui.selectionCount.textContent = `${count} account${count === 1 ? '' : 's'} selected`;
+  const onPage = shownRows.filter((row) => selection.has(row.Id)).length;
+  ui.selectPage.checked = shownRows.length > 0 && onPage === shownRows.length;
+  ui.selectPage.indeterminate = onPage > 0 && onPage < shownRows.length;
+  ui.selectPage.disabled = shownRows.length === 0;
+}
+
+function selectPage(selected) {
+  for (const row of shownRows) {
+    if (selected) selection.set(row.Id, row.Name || '(no name)');
+    else selection.delete(row.Id);
+  }
+  for (const box of ui.body.querySelectorAll('input[data-action="select"]')) box.checked = selected;
+  renderSelection();
+}
+
+function openBulkDeleteDialog() {
+  const names = [...selection.values()];
+  clearError(ui.bulkError);
+  ui.bulkTitle.textContent = `Delete ${names.length} account${names.length === 1 ? '' : 's'}?`;
+  const shown = names.slice(0, 8).map((name) => h('li', {}, name));
+  if (names.length > shown.length)
+    shown.push(h('li', { className: 'muted' }, `and ${names.length - shown.length} more`));
+  ui.bulkList.replaceChildren(...shown);
+  ui.bulkSubmit.textContent = `Delete ${names.length}`;
+  ui.bulkDialog.showModal();
+}
+
+async function deleteSelected(event) {
+  event.preventDefault();
+  const targets = [...selection.entries()].map(([id, name]) => ({ id, name }));
+  ui.bulkSubmit.disabled = true;
+  ui.bulkSubmit.textContent = 'Deleting…';
+  let outcomes;
+  try {
+    outcomes = await runBatch(targets.map(({ id }) => ({ method: 'DELETE', url: `Account(${id})` })));
+  } catch (err) {
+    showError(ui.bulkError, err);
+    ui.bulkSubmit.disabled = false;
+    ui.bulkSubmit.textContent = `Delete ${targets.length}`;
+    return;
+  }
+  ui.bulkSubmit.disabled = false;
+  ui.bulkDialog.close();
+  failedDeletes.clear();
+  const failures = [];
+  targets.forEach((target, index) => {
+    const outcome = outcomes[index];
+    if (outcome.ok) {
+      selection.delete(target.id);
+      return;
+    }
+    failures.push({ ...target, message: outcome.error.message });
+    // 404: deleted meanwhile (another tab, a colleague) or no longer yours — either way not on the list any more.
+    if (outcome.status === 404) selection.delete(target.id);
+    else failedDeletes.set(target.id, outcome.error.message);
+  });
+  showBulkResults(targets.length - failures.length, failures);
+  await loadAccounts();
+  ui.bulkResults.focus();
+}
+
+function showBulkResults(deleted, failures) {
+  const parts = [];
+  if (deleted > 0) {
+    parts.push(
+      h(
+        'div',
+        { className: 'alert alert-success', role: 'status' },
+        h('p', {}, `Deleted ${deleted} account${deleted === 1 ? '' : 's'}.`),
+      ),
+    );
+  }
+  if (failures.length > 0) {
+    parts.push(
+      h(
+        'div',
+        { className: 'alert alert-error', role: 'alert' },
+        h(
+          'p',
+          { className: 'alert-title' },
+          `${failures.length} account${failures.length === 1 ? ' was' : 's were'} not deleted:`,
+        ),
+        h(
+          'ul',
+          { className: 'bulk-list' },
+          failures.map((failure) => h('li', {}, h('strong', {}, failure.name), ` — ${failure.message}`)),
+        ),
+        failedDeletes.size > 0
+          ? h('p', {}, 'Those still on the list stay selected, so you can try again.')
+          : undefined,
+      ),
+    );
+  }
+  ui.bulkResults.replaceChildren(...parts);
+}
+
 // ---- wiring ----
 
 function searchNow() {
@@ -428,6 +571,14 @@ ui.next.addEventListener('click', () => {
 ui.newAccount.addEventListener('click', () => openAccountDialog(undefined));
 ui.accountForm.addEventListener('submit', saveAccount);
 ui.deleteForm.addEventListener('submit', deleteAccount);
+ui.selectPage.addEventListener('change', () => selectPage(ui.selectPage.checked));
+ui.clearSelection.addEventListener('click', () => {
+  selection.clear();
+  failedDeletes.clear();
+  selectPage(false);
+});
+ui.deleteSelected.addEventListener('click', openBulkDeleteDialog);
+ui.bulkForm.addEventListener('submit', deleteSelected);
 for (const button of document.querySelectorAll('[data-close-dialog]')) {
   button.addEventListener('click', () => button.closest('dialog').close());
 }
