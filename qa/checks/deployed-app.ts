@@ -71,8 +71,9 @@ function requestProblems(params: URLSearchParams): string[] {
     problems.push(`code_challenge_method is ${params.get('code_challenge_method') ?? 'missing'}, not S256`);
   }
   if (!params.get('state')) problems.push('there is no state');
-  if (!params.get('nonce')) problems.push('there is no nonce');
-  if (!(params.get('scope') ?? '').split(' ').includes('openid')) problems.push('scope lacks openid');
+  // A nonce binds the ID token to this sign-in; without openid (Creatio's ApplicationAccess scope alone) there is none.
+  const openid = (params.get('scope') ?? '').split(' ').includes('openid');
+  if (openid && !params.get('nonce')) problems.push('there is no nonce');
   return problems;
 }
 
@@ -120,7 +121,7 @@ export async function checkAppLogin(appUrl: string, http: Http): Promise<AppLogi
   const fixes: string[] = [];
   if (problems.length > 0) {
     fixes.push(
-      'The app must send response_type=code, PKCE S256, state and nonce: deploy creatio-oauth-bff unmodified.',
+      'The app must send response_type=code, PKCE S256, state and (with openid) a nonce: deploy creatio-oauth-bff unmodified.',
     );
   }
   const appOrigin = new URL(app).origin;
@@ -292,21 +293,32 @@ export async function checkAppHealth(appUrl: string, http: Http): Promise<CheckR
       details,
     };
   }
+  const body = ready.ok ? parseJson(ready.body) : undefined;
+  const checks = isRecord(body) && isRecord(body.checks) ? body.checks : {};
+  const down = Object.entries(checks)
+    .filter(([, value]) => value !== 'ok')
+    .map(([name]) => name);
+  const fix = down.includes('sessionStore')
+    ? 'The app cannot reach its session store: check SESSION_STORE (Redis URL, password) and the store itself.'
+    : down.includes('identityService')
+      ? 'The app cannot load its Identity Service’s discovery document: check IDENTITY_SERVICE_URL and that the app’s host can reach it.'
+      : 'Read the app’s log.';
   if (!ready.ok || ready.response.status !== 200) {
-    const body = ready.ok ? parseJson(ready.body) : undefined;
-    const checks = isRecord(body) && isRecord(body.checks) ? body.checks : {};
-    const down = Object.entries(checks)
-      .filter(([, value]) => value !== 'ok')
-      .map(([name]) => name);
     return {
       ...base,
       status: 'fail',
       summary: `The app runs but is not ready${down.length > 0 ? `: ${down.join(', ')} unavailable` : ''} (/readyz answered ${ready.ok ? `HTTP ${ready.response.status}` : 'nothing'}).`,
-      fix: down.includes('identityService')
-        ? 'The app cannot load its Identity Service’s discovery document: check IDENTITY_SERVICE_URL and that the app’s host can reach it.'
-        : down.includes('sessionStore')
-          ? 'The app cannot reach its session store: check SESSION_STORE (Redis URL, password) and the store itself.'
-          : 'Read the app’s log.',
+      fix,
+      details,
+    };
+  }
+  // Ready but degraded: it serves signed-in users, but new sign-ins fail until the named dependency is back.
+  if (down.length > 0) {
+    return {
+      ...base,
+      status: 'warn',
+      summary: `The app is ready but degraded: ${down.join(', ')} ${down.length > 1 ? 'are' : 'is'} unreachable from it, so new sign-ins fail.`,
+      fix,
       details,
     };
   }

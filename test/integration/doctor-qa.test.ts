@@ -162,6 +162,23 @@ describe('npm run doctor -- --app <url>', () => {
     expect(check(report, 'app-security-headers').summary).toContain('no Strict-Transport-Security');
   });
 
+  it('an app that cannot reach its Identity Service: sign-in fails, /readyz says degraded', async () => {
+    const nowhere = createServer();
+    servers.push(nowhere);
+    const deadPort = await listen(nowhere);
+    nowhere.close();
+    const app = await startSecondApp({ IDENTITY_SERVICE_URL: `http://127.0.0.1:${deadPort}` });
+    const url = `http://127.0.0.1:${app.port}`;
+    const report = await runAppDoctor(url);
+    const login = check(report, 'app-login');
+    expect(login.status).toBe('fail');
+    expect(login.summary).toMatch(/answered HTTP 5\d\d: the app cannot start a sign-in/);
+    expect(check(report, 'app-health')).toMatchObject({
+      status: 'warn',
+      summary: 'The app is ready but degraded: identityService is unreachable from it, so new sign-ins fail.',
+    });
+  });
+
   it('reports a URL where no app answers, and skips what depends on it', async () => {
     const closed = createServer((_req, res) => res.writeHead(404).end('not here'));
     servers.push(closed);
