@@ -285,6 +285,9 @@ export function checkEndpoints(
     );
   }
 
+  const backchannel = backchannelLogoutSupport(metadata);
+  details.push({ label: 'backchannel_logout_supported', value: backchannel.detail });
+
   const methods = metadataStrings(metadata, 'code_challenge_methods_supported');
   details.push({ label: 'code_challenge_methods_supported', value: methods?.join(' ') ?? '(not listed)' });
   if (methods && !methods.includes('S256')) {
@@ -325,7 +328,7 @@ export function checkEndpoints(
     return {
       ...base,
       status: 'warn',
-      summary: `${capitalise(warnings.join('; '))}.`,
+      summary: `${capitalise(warnings.join('; '))}. ${backchannel.sentence}`,
       fix: 'Check the Identity Service’s public origin setting (the URLs it publishes) and its enabled endpoints.',
       details,
     };
@@ -333,8 +336,28 @@ export function checkEndpoints(
   return {
     ...base,
     status: 'pass',
-    summary: `All endpoints present; PKCE S256 and the scopes ${config.scopes.join(' ')} are supported.`,
+    summary: `All endpoints present; PKCE S256 and the scopes ${config.scopes.join(' ')} are supported. ${backchannel.sentence}`,
     details,
+  };
+}
+
+/**
+ * Back-channel logout is optional for sign-in, so it never fails the check; the report says what it means for the
+ * people using the app, and where the logout URI goes.
+ */
+function backchannelLogoutSupport(metadata: Record<string, unknown>): { detail: string; sentence: string } {
+  if (metadata.backchannel_logout_supported !== true) {
+    return {
+      detail: 'no',
+      sentence:
+        'No back-channel logout advertised: signing out at the Identity Service leaves people signed in here until their session times out.',
+    };
+  }
+  const withSid = metadata.backchannel_logout_session_supported === true;
+  return {
+    detail: withSid ? 'yes (with sid)' : 'yes',
+    sentence:
+      'Back-channel logout advertised: set the application’s back-channel logout URI to <APP_URL>/auth/backchannel-logout.',
   };
 }
 
