@@ -64,6 +64,8 @@ export interface Config {
   readonly proxyPoolWaitMs: number;
   /** Sign-ins a client address may start per minute (each stores a login transaction). */
   readonly loginRateLimit: number;
+  /** Login transactions (sign-ins started, not finished) one instance keeps at most; beyond it /auth/login is 503. */
+  readonly loginMaxPending: number;
   /** Serve GET /metrics (Prometheus). Off by default: it describes traffic, so it is opted into. */
   readonly metricsEnabled: boolean;
   /** On SIGTERM, how long in-flight requests (streams included) may take to finish before they are cut. */
@@ -171,6 +173,7 @@ const envSchema = z.object({
   ),
   HTTP_TIMEOUT_MS: optional(integer(500, 120_000, '10000')),
   LOGIN_RATE_LIMIT: optional(integer(1, 1_000_000, '120')),
+  LOGIN_MAX_PENDING: optional(integer(1, 10_000_000, '10000')),
   PROXY_TIMEOUT_MS: optional(integer(500, 600_000, '30000')),
   PROXY_MAX_BODY_BYTES: optional(integer(1, 2 ** 40, '10485760')),
   PROXY_MAX_CONCURRENT_PER_SESSION: optional(integer(1, 10_000, '8')),
@@ -355,6 +358,7 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     logLevel: e.LOG_LEVEL ?? 'info',
     httpTimeoutMs: e.HTTP_TIMEOUT_MS ?? 10_000,
     loginRateLimit: e.LOGIN_RATE_LIMIT ?? 120,
+    loginMaxPending: e.LOGIN_MAX_PENDING ?? 10_000,
     proxyTimeoutMs: e.PROXY_TIMEOUT_MS ?? 30_000,
     proxyMaxBodyBytes: e.PROXY_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES,
     proxyMaxConcurrentPerSession: e.PROXY_MAX_CONCURRENT_PER_SESSION ?? 8,

@@ -25,6 +25,7 @@ export const ErrorCode = Object.freeze({
   IdentityServiceError: 'identity_service_error', // 502
   UpstreamUnavailable: 'upstream_unavailable', // 502
   IdentityServiceUnavailable: 'identity_service_unavailable', // 503
+  SignInsBusy: 'sign_ins_busy', // 503: too many sign-ins in progress (LOGIN_MAX_PENDING)
   SessionStoreUnavailable: 'session_store_unavailable', // 503
   UpstreamBusy: 'upstream_busy', // 503: every connection to Creatio is taken
   UpstreamTimeout: 'upstream_timeout', // 504
@@ -51,6 +52,7 @@ const statusOf: Record<ErrorCode, number> = {
   identity_service_error: 502,
   upstream_unavailable: 502,
   identity_service_unavailable: 503,
+  sign_ins_busy: 503,
   session_store_unavailable: 503,
   upstream_busy: 503,
   upstream_timeout: 504,
@@ -76,6 +78,7 @@ const defaultMessage: Record<ErrorCode, string> = {
   identity_service_error: 'The Identity Service answered with an error.',
   upstream_unavailable: 'Creatio could not be reached.',
   identity_service_unavailable: 'The Identity Service could not be reached.',
+  sign_ins_busy: 'Too many sign-ins are in progress right now. Wait a minute and try again.',
   session_store_unavailable: 'The session store is not available.',
   upstream_busy: 'Creatio is busy with other requests. Try again in a moment.',
   upstream_timeout: 'Creatio did not answer in time.',

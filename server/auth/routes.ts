@@ -17,7 +17,9 @@ import { handleEndSession, handleListSessions } from './user-sessions-api.ts';
 
 export function createAuthRouter(deps: AuthDeps): Router {
   const router = Router();
-  // Each login stores a transaction server-side; a cap per client address keeps a flood from filling the store.
+  // Each login stores a transaction server-side; a cap per client address keeps a flood from filling the store
+  // (and LoginTransactions caps them all). The address is req.ip: behind a proxy, TRUST_PROXY must name the proxy,
+  // or a client could choose its own address with X-Forwarded-For.
   const loginLimit = rateLimit({
     windowMs: 60_000,
     limit: deps.config.loginRateLimit,
@@ -30,7 +32,9 @@ export function createAuthRouter(deps: AuthDeps): Router {
   const formBody = express.urlencoded({ extended: false, limit: '4kb' });
 
   router.get('/login', loginLimit, handleLogin(deps));
-  router.get('/callback', loginLimit, handleCallback(deps));
+  // No per-address limit on the callback: it does work only for a login this browser started (a rate-limited
+  // /auth/login), and a shared budget let users behind one NAT lock each other out of finishing their sign-ins.
+  router.get('/callback', handleCallback(deps));
   const sameOrigin = requireSameOrigin(deps.config);
   router.post(
     '/logout',

@@ -45,7 +45,7 @@ export async function openBackend(config: Pick<Config, 'sessionStore'>): Promise
 
 export async function openSessionStorage(
   config: Pick<Config, 'sessionStore' | 'sessionSecrets' | 'sessionIdleMinutes' | 'sessionMaxHours'> &
-    Partial<Pick<Config, 'httpTimeoutMs'>>,
+    Partial<Pick<Config, 'httpTimeoutMs' | 'loginMaxPending'>>,
   backend?: KeyValueBackend,
 ): Promise<SessionStorage> {
   const kv = backend ?? (await openBackend(config));
@@ -57,7 +57,7 @@ export async function openSessionStorage(
     backend: kv,
     sessions: new SealedSessionStore(kv, sealer, lifetime),
     tokens: new TokenStore(kv, sealer),
-    transactions: new LoginTransactions(kv, sealer),
+    transactions: new LoginTransactions(kv, sealer, config.loginMaxPending),
     index: new SessionIndex(kv, sealer, lifetime.maxMs),
     lifetime,
     refreshLock: isRedisBackend(kv)

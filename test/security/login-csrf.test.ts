@@ -3,13 +3,9 @@
  * Browser-Based Applications"), the cookie after sign-out, what a crafted callback can make the error page say,
  * CORS, and the sign-in rate limit.
  */
-import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findUserByUsername } from '../../sandbox/users.ts';
-import { createApp } from '../../server/app.ts';
 import { loginBindingCookieName } from '../../server/auth/login-binding.ts';
-import { loadConfig } from '../../server/config.ts';
-import { createLogger } from '../../server/logger.ts';
 import { type Agent, type Harness, startHarness } from '../support/harness.ts';
 import { completeSandboxLogin } from '../support/sandbox-login.ts';
 
@@ -183,32 +179,5 @@ describe('callback error page', () => {
     expect(res.status).toBe(400);
     expect(res.text).toMatch(/no state/);
     expect(res.text).not.toMatch(/OAUTH_CLIENT_ID/);
-  });
-});
-
-describe('sign-in rate limit', () => {
-  it('refuses logins beyond LOGIN_RATE_LIMIT per address and stores no transaction for them', async () => {
-    const config = loadConfig(
-      {
-        ...h.env,
-        LOGIN_RATE_LIMIT: '3',
-      },
-      { sandbox: true },
-    );
-    const limited = await createApp(config, { logger: createLogger('silent') });
-    try {
-      const states: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        const res = await supertest(limited.app).get('/auth/login').expect(302);
-        states.push(new URL(res.headers.location as string).searchParams.get('state')!);
-      }
-      const refused = await supertest(limited.app).get('/auth/login').set('Accept', 'application/json');
-      expect(refused.status).toBe(429);
-      expect(refused.body.error).toBe('rate_limited');
-      expect(refused.headers.location).toBeUndefined();
-      expect(await limited.storage.transactions.take(states[0]!)).toBeDefined();
-    } finally {
-      await limited.close();
-    }
   });
 });
