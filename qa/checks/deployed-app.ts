@@ -163,6 +163,17 @@ export async function checkAppLogin(appUrl: string, http: Http): Promise<AppLogi
     };
     return { check, redirect, outcome };
   }
+  const { hostname } = new URL(app);
+  if (!isHttps(app) && !isLoopbackHost(hostname)) {
+    const check: CheckResult = {
+      ...base,
+      status: 'warn',
+      summary: `The app is served over plain http at ${appOrigin}: the authorization code and the session cookie travel unencrypted.`,
+      fix: `Serve it over https (a TLS proxy in front is fine) and set APP_URL=https://${new URL(app).host} on the app.`,
+      details,
+    };
+    return { check, redirect, outcome };
+  }
   const check: CheckResult = {
     ...base,
     status: 'pass',

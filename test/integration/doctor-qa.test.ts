@@ -179,6 +179,20 @@ describe('npm run doctor -- --app <url>', () => {
     });
   });
 
+  it('warns about an app served over plain http on a host that is not this machine', async () => {
+    const publicUrl = 'http://bff.example.test';
+    const app = await startSecondApp({ APP_URL: publicUrl });
+    // DNS for the made-up host: its requests go to the app, everything else (the sandbox) as usual.
+    const resolving: Fetch = (input, init) =>
+      fetch(String(input).replace(publicUrl, `http://127.0.0.1:${app.port}`), init);
+    const report = await runAppDoctor(publicUrl, { fetch: resolving });
+    expect(check(report, 'app-login')).toMatchObject({
+      status: 'warn',
+      summary: `The app is served over plain http at ${publicUrl}: the authorization code and the session cookie travel unencrypted.`,
+      fix: 'Serve it over https (a TLS proxy in front is fine) and set APP_URL=https://bff.example.test on the app.',
+    });
+  });
+
   it('reports a URL where no app answers, and skips what depends on it', async () => {
     const closed = createServer((_req, res) => res.writeHead(404).end('not here'));
     servers.push(closed);
@@ -325,16 +339,18 @@ describe('the command line', () => {
     });
   });
 
-  it('the documented `npm run --silent doctor -- --json` prints only JSON', async () => {
-    const child = await spawn(
-      'npm',
-      ['run', '--silent', 'doctor', '--', '--json', '--app', harness.baseUrl],
-      {},
-    );
-    expect(child.code).toBe(0);
-    const report = JSON.parse(child.stdout) as RunReport;
+  it('the documented `npm run --silent doctor -- --json` prints only JSON; without --silent npm spoils it', async () => {
+    const [silent, loud] = await Promise.all([
+      spawn('npm', ['run', '--silent', 'doctor', '--', '--json'], harness.env),
+      spawn('npm', ['run', 'doctor', '--', '--json'], harness.env),
+    ]);
+    expect(silent.code).toBe(0);
+    const report = JSON.parse(silent.stdout) as DiagnosticsReport;
     expect(report.ok).toBe(true);
-    expect(report.environments[0]!.name).toBe(harness.baseUrl);
+    expect(check(report, 'redirect-uri').status).toBe('pass');
+    // What the README used to show: npm's "> creatio-oauth-bff@… doctor" lines come first.
+    expect(loud.stdout).toMatch(/^\s*> creatio-oauth-bff@/);
+    expect(() => JSON.parse(loud.stdout)).toThrow();
   });
 });
 
