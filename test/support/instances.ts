@@ -25,6 +25,8 @@ export interface Instance {
   /** This instance's own address: http://127.0.0.1:<port> */
   readonly url: string;
   readonly port: number;
+  /** HTTP requests this instance has received so far (to see where a load balancer sent them). */
+  requestCount(): number;
 }
 
 export interface Instances {
@@ -98,8 +100,17 @@ export async function startInstances(options: InstancesOptions = {}): Promise<In
       logger: createLogger(config.logLevel),
       readinessProbeIntervalMs: options.readinessProbeIntervalMs ?? 250,
     });
-    server.on('request', bff.app);
-    instances.push({ bff, url: `http://127.0.0.1:${ports[i]}`, port: ports[i]! });
+    let received = 0;
+    server.on('request', (req, res) => {
+      received++;
+      bff.app(req, res);
+    });
+    instances.push({
+      bff,
+      url: `http://127.0.0.1:${ports[i]}`,
+      port: ports[i]!,
+      requestCount: () => received,
+    });
   }
 
   const request = (index: number) => {
