@@ -11,7 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { ClientRegistry } from './client-registry.ts';
 import { createOAuthConfigServiceRouter } from './oauth-config-service.ts';
-import { createBearerAuthentication, principalOf } from './odata/bearer.ts';
+import { createBearerAuthentication, principalOf, type TokenIssuer } from './odata/bearer.ts';
 import { createDataServiceRouter } from './odata/data-service.ts';
 import { ODataError, sendError, sendODataError } from './odata/errors.ts';
 import { createSeedLogos } from './odata/logos.ts';
@@ -37,6 +37,8 @@ export interface CreatioStandInOptions {
   readonly maxEntityRowCount?: number;
   /** Creatio's MaxFileSize system setting, in bytes here (10 MB). */
   readonly maxFileSizeBytes?: number;
+  /** Trust another Identity Service's tokens instead (the interop tests); see BearerOptions. */
+  readonly tokenIssuer?: TokenIssuer;
 }
 
 function createSeededStore(): RecordStore {

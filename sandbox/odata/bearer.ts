@@ -19,6 +19,17 @@ export interface BearerOptions {
   readonly creatioUrl: string;
   readonly registry: ClientRegistry;
   readonly faults: CreatioFaults;
+  /**
+   * Another Identity Service whose tokens this stand-in accepts instead of the sandbox's (the interop tests run the
+   * BFF against glewlwyd). Its audience is not checked: such providers put the client id or the scopes there, not
+   * Creatio's URL.
+   */
+  readonly tokenIssuer?: TokenIssuer;
+}
+
+export interface TokenIssuer {
+  readonly issuer: string;
+  readonly jwksUrl: string;
 }
 
 /** The principal of a request that passed `requireBearerToken`. */
@@ -58,8 +69,13 @@ function rejectToken(res: Response, description: string): void {
 export function createBearerAuthentication(options: BearerOptions): RequestHandler {
   const issuer = withoutTrailingSlash(options.identityServiceUrl);
   const creatioUrl = withoutTrailingSlash(options.creatioUrl);
-  const jwks = createRemoteJWKSet(new URL(`${issuer}/.well-known/openid-configuration/jwks`));
-  const verifyOptions = { issuer, audience: [creatioUrl, `${creatioUrl}/`], algorithms: ['RS256'] };
+  const { tokenIssuer } = options;
+  const jwks = createRemoteJWKSet(
+    new URL(tokenIssuer?.jwksUrl ?? `${issuer}/.well-known/openid-configuration/jwks`),
+  );
+  const verifyOptions = tokenIssuer
+    ? { issuer: tokenIssuer.issuer, algorithms: ['RS256'] }
+    : { issuer, audience: [creatioUrl, `${creatioUrl}/`], algorithms: ['RS256'] };
 
   /**
    * A user's token names the user in `sub`. A client-credentials token acts as the client's technical user (the

@@ -60,19 +60,27 @@ export async function screenshotBothWidths(page: Page, name: string): Promise<vo
   if (original) await page.setViewportSize(original);
 }
 
+/** Back at the BFF past its sign-in routes: where a successful sign-in lands. */
+export function backAtApp(bffUrl: string): (url: URL) => boolean {
+  const { origin } = new URL(bffUrl);
+  return (url) => url.origin === origin && !url.pathname.startsWith('/auth/');
+}
+
 /**
  * Signs in on the sandbox Identity Service's own login page, as a person would: the page must already be there
- * (after following "Sign in" or opening a protected page). Resolves once the browser is back at the BFF.
+ * (after following "Sign in" or opening a protected page). Resolves once the browser is back at the BFF (or, for a
+ * sign-in expected to fail, wherever `until` says).
  */
 export async function signInOnSandboxPage(
   page: Page,
   user: { readonly username: string; readonly password: string },
   bffUrl: string,
+  until: (url: URL) => boolean = backAtApp(bffUrl),
 ): Promise<void> {
   await page.getByLabel('User name').fill(user.username);
   await page.getByLabel('Password').fill(user.password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.waitForURL((url) => url.origin === new URL(bffUrl).origin && !url.pathname.startsWith('/auth/'));
+  await page.waitForURL(until);
 }
 
 /** Looks like a JWT (header.payload.signature, base64url, starting with `{"`): what an access or ID token is. */
