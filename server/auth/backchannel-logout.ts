@@ -12,6 +12,7 @@ import express, { type Request, type RequestHandler, type Response } from 'expre
 import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import { BffError, ErrorCode } from '../errors.ts';
 import { storageKey } from '../session/crypto.ts';
+import type { IndexEntry } from '../session/session-index.ts';
 import { endIndexedSession } from '../session/user-sessions.ts';
 import type { AuthDeps } from './deps.ts';
 
@@ -83,6 +84,22 @@ export function handleBackchannelLogout({ config, storage, oidc: client, logger 
     return storage.backend.setIfAbsent(storageKey('logout-jti', `${payload.iss} ${payload.jti}`), '1', ttlMs);
   }
 
+  /**
+   * With a `sid`: the sessions signed in through that Identity Service session (and of that `sub`, when given). A
+   * session whose ID token carried no `sid` cannot be told apart, so a token naming its user ends it too: leaving
+   * it signed in after its user signed out would be the worse mistake. With only `sub`: all of that user's.
+   */
+  async function sessionsToEnd({ sid, sub }: JWTPayload): Promise<IndexEntry[]> {
+    if (!isText(sid)) return storage.index.ofUser(sub as string);
+    const bySid = (await storage.index.ofIdpSession(sid)).filter(
+      (entry) => !isText(sub) || entry.sub === sub,
+    );
+    const withoutSid = isText(sub)
+      ? (await storage.index.ofUser(sub)).filter((entry) => entry.idpSessionId === undefined)
+      : [];
+    return [...bySid, ...withoutSid];
+  }
+
   function refuse(req: Request, res: Response, reason: string): void {
     logger.warn({ reqId: req.id, detail: reason }, 'back-channel logout refused');
     res.set('Cache-Control', 'no-store');
@@ -107,14 +124,10 @@ export function handleBackchannelLogout({ config, storage, oidc: client, logger 
     }
     if (!(await firstUse(payload))) return refuse(req, res, 'jti already used (replay)');
 
-    const { sid, sub } = payload;
-    const entries = isText(sid)
-      ? (await storage.index.ofIdpSession(sid)).filter((entry) => !isText(sub) || entry.sub === sub)
-      : await storage.index.ofUser(sub as string);
+    const entries = await sessionsToEnd(payload);
     for (const entry of entries) await endIndexedSession(storage, entry);
-
     logger.info(
-      { reqId: req.id, sub, by: isText(sid) ? 'sid' : 'sub', sessions: entries.length },
+      { reqId: req.id, sub: payload.sub, by: isText(payload.sid) ? 'sid' : 'sub', sessions: entries.length },
       'back-channel logout',
     );
     res.set('Cache-Control', 'no-store');

@@ -104,12 +104,12 @@ export function createMemoryBackend(now: () => number = Date.now): KeyValueBacke
     },
     async members(group) {
       const t = now();
-      const live = new Map<string, string>();
+      const found = new Map<string, string>();
       for (const [member, entry] of groups.get(group) ?? []) {
-        if (entry.expiresAt > t) live.set(member, entry.value);
+        if (entry.expiresAt > t) found.set(member, entry.value);
         else groups.get(group)?.delete(member);
       }
-      return live;
+      return found;
     },
     async removeMember(group, member) {
       const members = groups.get(group);

@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findUserByUsername } from '../../sandbox/users.ts';
@@ -113,22 +113,11 @@ describe('back-channel logout across two instances on one Redis', () => {
     const carol = findUserByUsername('carol');
     if (!carol) throw new Error('no demo user carol');
 
-    const logoutToken = await new SignJWT({
-      events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
-      jti: crypto.randomUUID(),
-    })
-      .setProtectedHeader({ alg: 'RS256', kid: signingKey.kid, typ: 'logout+jwt' })
-      .setIssuer(h.sandbox.identityServiceUrl)
-      .setAudience(h.config.clientId)
-      .setSubject(carol.sub)
-      .setIssuedAt()
-      .setExpirationTime('2m')
-      .sign(await importPrivate(signingKey));
     // delivered to the second instance: any instance will do
     const res = await onSecond()
       .post('/auth/backchannel-logout')
       .type('form')
-      .send({ logout_token: logoutToken });
+      .send({ logout_token: await logoutToken({ sub: carol.sub }) });
     expect(res.status).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
 
@@ -136,9 +125,41 @@ describe('back-channel logout across two instances on one Redis', () => {
     expect(await isSignedIn(carolB)).toBe(false);
     expect(await isSignedIn(bob)).toBe(true);
   });
+
+  it('a session whose ID token carried no sid ends when a logout token names its user', async () => {
+    // An Identity Service that puts no sid in ID tokens: here, a client registered without back-channel logout.
+    const { registry } = h.sandbox;
+    const backchannelLogoutUri = registry.get(h.config.clientId)?.backchannelLogoutUri;
+    registry.update(h.config.clientId, { backchannelLogoutUri: undefined });
+    const dave = onFirst();
+    try {
+      await signIn(dave, 'dave', new Map());
+    } finally {
+      registry.update(h.config.clientId, { backchannelLogoutUri });
+    }
+    const sub = findUserByUsername('dave')?.sub ?? '';
+    expect((await h.bff.storage.index.ofUser(sub)).map((e) => e.idpSessionId)).toEqual([undefined]);
+    const res = await onSecond()
+      .post('/auth/backchannel-logout')
+      .type('form')
+      .send({ logout_token: await logoutToken({ sub, sid: 'an-identity-service-session' }) });
+    expect(res.status).toBe(200);
+    expect(await isSignedIn(dave)).toBe(false);
+  });
 });
 
-async function importPrivate(jwk: JWK) {
-  const { importJWK } = await import('jose');
-  return importJWK(jwk, 'RS256');
+/** A logout token signed with the sandbox Identity Service's own key, as it would send one. */
+async function logoutToken(claims: { sub: string; sid?: string }): Promise<string> {
+  return new SignJWT({
+    events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+    jti: crypto.randomUUID(),
+    ...(claims.sid && { sid: claims.sid }),
+  })
+    .setProtectedHeader({ alg: 'RS256', kid: signingKey.kid, typ: 'logout+jwt' })
+    .setIssuer(h.sandbox.identityServiceUrl)
+    .setAudience(h.config.clientId)
+    .setSubject(claims.sub)
+    .setIssuedAt()
+    .setExpirationTime('2m')
+    .sign(await importJWK(signingKey, 'RS256'));
 }
