@@ -11,6 +11,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/sbin/nginx ] || need+=(nginx)
 [ -x /usr/bin/glewlwyd ] || need+=(glewlwyd)
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
+command -v openssl >/dev/null 2>&1 || need+=(openssl) # a throw-away certificate for the rediss:// (TLS) test
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing: ${need[*]}"

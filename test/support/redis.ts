@@ -115,7 +115,7 @@ async function startOnce(
 export interface RedisOptions {
   /** Listen here instead of a free port: a Redis "coming back" after an outage (tests of reconnection). */
   readonly port?: number;
-  /** Further redis-server arguments (e.g. TLS). Readiness is then the caller's to check. */
+  /** Further redis-server arguments, e.g. a TLS port next to the plain one (readiness is checked on the plain one). */
   readonly args?: readonly string[];
 }
 
