@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPLAYABLE_BODY_LIMIT } from '../../server/proxy/odata.ts';
 import { type Agent, type Harness, type SignedIn, startHarness } from '../support/harness.ts';
-import { httpPart, type PartAnswer, readMultipartAnswer } from '../support/odata-batch.ts';
+import { httpPart, multipartBatch, type PartAnswer, readMultipartAnswer } from '../support/odata-batch.ts';
 
 type Row = Record<string, unknown>;
 
@@ -16,9 +16,11 @@ let h: Harness;
 let alice: Agent;
 let aliceSession: SignedIn;
 let dave: Agent;
+/** Set here rather than taken from the default, so the test says what it relies on; the 3 MiB file fits. */
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ env: { PROXY_MAX_BODY_BYTES: String(MAX_BODY_BYTES) } });
   alice = h.agent();
   dave = h.agent();
   [aliceSession] = await Promise.all([h.signIn(alice, 'alice'), h.signIn(dave, 'dave')]);
@@ -185,6 +187,23 @@ describe('$batch through the proxy', () => {
     expect(res.body.responses).toHaveLength(100);
     expect(res.body.responses.every((r: Row) => r.status === 201)).toBe(true);
     expect(Number(lastCreatioRequest().headers['content-length'])).toBe(Buffer.byteLength(payload));
+  });
+
+  it('refuses a batch over PROXY_MAX_BODY_BYTES with 413 before anything goes to Creatio', async () => {
+    const before = h.sandbox.stats.creatioRequests.length;
+    const oversized = multipartBatch('big', [
+      httpPart(
+        `POST Contact HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{"Name":"${'x'.repeat(MAX_BODY_BYTES)}"}`,
+      ),
+    ]);
+    const res = await alice
+      .post('/api/odata/$batch')
+      .set('X-CSRF', '1')
+      .set('Content-Type', 'multipart/mixed; boundary=big')
+      .send(oversized)
+      .expect(413);
+    expect(res.body).toEqual({ error: 'payload_too_large', message: expect.any(String) });
+    expect(h.sandbox.stats.creatioRequests.length).toBe(before);
   });
 
   it('refreshes an expired access token once for the whole batch', async () => {
