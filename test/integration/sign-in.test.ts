@@ -1,6 +1,8 @@
 /**
  * Sign-in against the sandbox Identity Service, read like openid-client's example: authorization request →
- * login → callback → session. Then every way a callback can be forged, replayed or refused.
+ * login → callback → session, and what the person sees when a sign-in is refused. The attacks (forged and replayed
+ * callbacks, fixation, open redirects, tokens in the browser, CSRF) are in test/security/, the proof behind
+ * SECURITY.md.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +15,7 @@ import { createApp } from '../../server/app.ts';
 import { loginBindingCookieName } from '../../server/auth/login-binding.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
-import { type Agent, type Harness, sessionIdFromCookie, startHarness } from '../support/harness.ts';
+import { type Agent, type Harness, startHarness } from '../support/harness.ts';
 import { completeSandboxLogin } from '../support/sandbox-login.ts';
 
 let h: Harness;
@@ -94,34 +96,6 @@ describe('callback', () => {
     expect(Object.keys(session.body).sort()).toEqual(['authenticated', 'expiresAt', 'user']);
   });
 
-  it('keeps no token in any response, header or cookie of the whole flow', async () => {
-    const agent = h.agent();
-    const seen: string[] = [];
-    const record = (res: { text?: string; headers: Record<string, unknown> }) =>
-      seen.push(res.text ?? '', JSON.stringify(res.headers));
-    const login = await agent.get('/auth/login').query({ returnTo: '/' });
-    record(login);
-    const callback = await completeSandboxLogin(login.headers.location as string, alice);
-    const done = await agent.get(`${callback.pathname}${callback.search}`);
-    record(done);
-    const cookie = setCookies(done).find((c) => c.startsWith(`${h.config.cookie.name}=`))!;
-    const tokens = await h.bff.storage.tokens.get(sessionIdFromCookie(cookie.split(';')[0]!));
-    record(await agent.get('/auth/session'));
-    const logout = await agent.post('/auth/logout').set('X-CSRF', '1');
-    // The contract's one exception: the ID token as id_token_hint in the end-session URL.
-    const logoutUrl = new URL(logout.body.logoutUrl);
-    expect(logoutUrl.searchParams.get('id_token_hint')).toBe(tokens?.idToken);
-    logoutUrl.searchParams.delete('id_token_hint');
-    seen.push(logoutUrl.href, JSON.stringify(logout.headers));
-
-    const all = seen.join('\n');
-    expect(tokens?.accessToken).toBeTruthy();
-    expect(all).not.toContain(tokens?.accessToken);
-    expect(all).not.toContain(tokens?.refreshToken);
-    expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/); // no JWT of any kind
-    expect(all).not.toContain(h.config.clientSecret);
-  });
-
   it('lets two logins run in parallel in one browser without clobbering each other', async () => {
     const agent = h.agent();
     const first = await startLogin(agent, '/first');
@@ -133,42 +107,6 @@ describe('callback', () => {
     const b = await agent.get(`${firstCallback.pathname}${firstCallback.search}`).expect(302);
     expect(b.headers.location).toBe('/first');
     await agent.get('/auth/session').expect(200, /"authenticated":true/);
-  });
-
-  it('issues a new session id at sign-in (no session fixation)', async () => {
-    const agent = h.agent();
-    const before = await h.signIn(agent);
-    const after = await h.signIn(agent);
-    expect(after.sessionId).not.toBe(before.sessionId);
-    expect(await h.bff.storage.tokens.get(before.sessionId)).toBeUndefined();
-    expect(await h.bff.storage.tokens.get(after.sessionId)).toBeDefined();
-  });
-
-  it('revokes the previous grant when someone signs in over a live session', async () => {
-    const agent = h.agent();
-    const before = await h.signIn(agent, 'alice');
-    const previous = await h.bff.storage.tokens.get(before.sessionId);
-    const revocations = h.sandbox.stats.revocations.length;
-    await h.signIn(agent, 'bob');
-    expect(h.sandbox.stats.revocations.length).toBe(revocations + 1);
-    await expect(
-      oidc.refreshTokenGrant(await h.bff.oidc.getConfiguration(), previous!.refreshToken!),
-    ).rejects.toMatchObject({ error: 'invalid_grant' });
-    await agent.get('/auth/session').expect(200, /Bob Brennan/);
-  });
-
-  it('sends only local return paths back', async () => {
-    for (const [returnTo, expected] of [
-      ['//evil.example', '/'],
-      ['/\\evil.example', '/'],
-      ['https://evil.example/', '/'],
-      ['/%2f%2fevil.example', '/'],
-      ['/explorer?entity=Contact', '/explorer?entity=Contact'],
-    ] as const) {
-      const agent = h.agent();
-      const res = await agent.get(await freshCallback(agent, returnTo)).expect(302);
-      expect(res.headers.location, returnTo).toBe(expected);
-    }
   });
 });
 
@@ -182,54 +120,6 @@ describe('forged, replayed and refused callbacks', () => {
     expect(setCookies(res).filter((c) => c.startsWith(`${h.config.cookie.name}=`))).toEqual([]);
     await expectSignedOut(agent);
   }
-
-  it('rejects a callback without state', async () => {
-    await expectRejected(h.agent(), '/auth/callback?code=abc', 400, /no state/);
-  });
-
-  it('rejects an unknown state', async () => {
-    await expectRejected(
-      h.agent(),
-      '/auth/callback?code=abc&state=forged',
-      400,
-      /already used or has expired/,
-    );
-  });
-
-  it('rejects a replayed callback', async () => {
-    const agent = h.agent();
-    const callback = await freshCallback(agent);
-    // The first use signs in; the replay, from the same browser after it signed out, is refused.
-    await agent.get(callback).expect(302);
-    await agent.post('/auth/logout').set('X-CSRF', '1').expect(200);
-    await expectRejected(agent, callback, 400, /already used or has expired/);
-  });
-
-  it('rejects a forged code with a valid state', async () => {
-    const agent = h.agent();
-    const state = (await startLogin(agent)).searchParams.get('state')!;
-    await expectRejected(
-      agent,
-      `/auth/callback?code=forged&state=${state}&iss=${encodeURIComponent(h.sandbox.identityServiceUrl)}`,
-      400,
-      /could not be exchanged/,
-    );
-  });
-
-  it("rejects a code paired with another login's state (PKCE binds the code to its verifier)", async () => {
-    const agent = h.agent();
-    const attacker = new URL(`http://x${await freshCallback(h.agent())}`);
-    const state = (await startLogin(agent)).searchParams.get('state')!;
-    attacker.searchParams.set('state', state);
-    await expectRejected(agent, `${attacker.pathname}${attacker.search}`, 400, /could not be exchanged/);
-  });
-
-  it('rejects a response from another issuer (RFC 9207 iss)', async () => {
-    const agent = h.agent();
-    const callback = new URL(`http://x${await freshCallback(agent)}`);
-    callback.searchParams.set('iss', 'https://evil.example');
-    await expectRejected(agent, `${callback.pathname}${callback.search}`, 400, /security check/);
-  });
 
   it('explains a cancelled sign-in (access_denied)', async () => {
     const agent = h.agent();
@@ -320,18 +210,6 @@ describe('sign-out', () => {
     const discovered = (await h.bff.oidc.getConfiguration()).serverMetadata();
     expect(res.headers.location).toMatch(new RegExp(`^${discovered.end_session_endpoint}\\?`));
     await expectSignedOut(agent);
-  });
-
-  it('refuses a cross-site form post without the CSRF token and keeps the session', async () => {
-    const agent = h.agent();
-    await h.signIn(agent);
-    const res = await agent
-      .post('/auth/logout')
-      .type('form')
-      .send({ _csrf: 'guess' })
-      .set('Accept', 'text/html');
-    expect(res.status).toBe(403);
-    await agent.get('/auth/session').expect(200, /"authenticated":true/);
   });
 
   it('sends a signed-out browser home without an error', async () => {

@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
+/**
+ * returnTo cannot send a browser anywhere but a local path (RFC 9700 §4.11 open redirectors, ASVS v5.0.0-3.7.2 /
+ * v5.0.0-10.x): the parser on every payload, then the whole sign-in with the worst of them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findUserByUsername } from '../../sandbox/users.ts';
 import { toSafeReturnTo } from '../../server/security/return-to.ts';
+import { type Agent, type Harness, startHarness } from '../support/harness.ts';
+import { completeSandboxLogin } from '../support/sandbox-login.ts';
 
 const APP = 'https://app.example';
 
@@ -108,5 +115,36 @@ describe('toSafeReturnTo: local paths are kept', () => {
     const longest = `/${'a'.repeat(2047)}`;
     expect(toSafeReturnTo(longest)).toBe(longest);
     expect(toSafeReturnTo(`${longest}a`)).toBe('/');
+  });
+});
+
+describe('returnTo through a real sign-in', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+  const alice = findUserByUsername('alice')!;
+
+  async function freshCallback(agent: Agent, returnTo: string): Promise<string> {
+    const login = await agent.get('/auth/login').query({ returnTo }).expect(302);
+    const callback = await completeSandboxLogin(login.headers.location as string, alice);
+    return `${callback.pathname}${callback.search}`;
+  }
+
+  it('sends only local return paths back', async () => {
+    for (const [returnTo, expected] of [
+      ['//evil.example', '/'],
+      ['/\\evil.example', '/'],
+      ['https://evil.example/', '/'],
+      ['/%2f%2fevil.example', '/'],
+      ['/explorer?entity=Contact', '/explorer?entity=Contact'],
+    ] as const) {
+      const agent = h.agent();
+      const res = await agent.get(await freshCallback(agent, returnTo)).expect(302);
+      expect(res.headers.location, returnTo).toBe(expected);
+    }
   });
 });
