@@ -32,8 +32,7 @@ type TimedRequest = Request & { [startedAt]: number };
 
 /** Signed in: express-session's user, or the `/api` session reader's record. */
 function sessionIdOf(req: Request): string | undefined {
-  const apiSession = (req as { apiSession?: unknown }).apiSession;
-  return req.session?.user !== undefined || apiSession !== undefined ? req.sessionID : undefined;
+  return req.session?.user !== undefined || req.apiSession?.user !== undefined ? req.sessionID : undefined;
 }
 
 export function createRequestLog(deps: RequestLogDeps): RequestHandler {

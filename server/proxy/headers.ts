@@ -16,6 +16,9 @@ export const REQUEST_HEADERS: readonly string[] = Object.freeze([
   'if-none-match',
   'odata-version',
   'odata-maxversion',
+  // W3C Trace Context: a trace the caller started goes on into Creatio's logs (X-Request-Id is set by the proxy).
+  'traceparent',
+  'tracestate',
 ]);
 
 /**

@@ -12,6 +12,7 @@ import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
 import { type Harness, type SignedIn, startHarness } from '../support/harness.ts';
 
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 let h: Harness;
@@ -68,7 +69,8 @@ describe('signed in, making calls', () => {
     const account = await agent()
       .get("/api/odata/Account?$top=1&$select=Id,Name&$filter=contains(Name,'a')")
       .set('X-CSRF', '1')
-      .set('X-Request-Id', 'ops-test-1');
+      .set('X-Request-Id', 'ops-test-1')
+      .set('traceparent', TRACEPARENT);
     expect(account.status).toBe(200);
     // An expired access token: the next call refreshes it.
     const tokens = await h.bff.storage.tokens.get(session.sessionId);
@@ -121,6 +123,12 @@ describe('signed in, making calls', () => {
     expect(lines).not.toContain('12345');
   });
 
+  it('sends the request id and the W3C trace context on to Creatio, so both logs can be joined', () => {
+    const upstream = h.sandbox.stats.creatioRequests.find((r) => r.url.startsWith('/0/odata/Account'));
+    expect(upstream?.headers['x-request-id']).toBe('ops-test-1');
+    expect(upstream?.headers.traceparent).toBe(TRACEPARENT);
+  });
+
   it('counts requests by route pattern and status, refresh grants and sign-ins by outcome', async () => {
     const text = (await h.agent().get('/metrics')).text;
     expect(text).toMatch(
@@ -132,6 +140,10 @@ describe('signed in, making calls', () => {
     expect(text).toMatch(/^bff_http_requests_total\{method="GET",route="\(unmatched\)",status="404"\} \d+/m);
     expect(text).toMatch(/^bff_token_refreshes_total\{outcome="ok"\} [1-9]/m);
     expect(text).toMatch(/^bff_sign_ins_total\{outcome="ok"\} [1-9]/m);
+    expect(text).toMatch(/^bff_upstream_requests_total\{family="odata4",method="GET",status="200"\} [2-9]/m);
+    expect(text).toMatch(
+      /^bff_upstream_request_duration_seconds_count\{family="odata4",method="GET",status="200"\} [2-9]/m,
+    );
     expect(text).not.toContain('12345');
   });
 });
