@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { JWK } from 'jose';
 import supertest from 'supertest';
 import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
 import { findUserByUsername } from '../../sandbox/users.ts';
@@ -18,7 +19,7 @@ import { type Config, loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
 import { type SignedIn, sandboxEnv, sessionIdFromCookie } from './harness.ts';
 import { type RedisServer, startRedis } from './redis.ts';
-import { completeSandboxLogin } from './sandbox-login.ts';
+import { completeSandboxLogin, type SandboxCookieJar } from './sandbox-login.ts';
 
 export interface Instance {
   readonly bff: BffApp;
@@ -42,7 +43,10 @@ export interface Instances {
    * Signs in through the sandbox's login form: /auth/login on instance `start`, the callback on instance `finish`.
    * Resolves to the session cookie (a Cookie header value) and the session id behind it.
    */
-  signIn(username?: string, via?: { start?: number; finish?: number }): Promise<SignedIn>;
+  signIn(
+    username?: string,
+    via?: { start?: number; finish?: number; identityServiceCookies?: SandboxCookieJar },
+  ): Promise<SignedIn>;
   /** Stops the instances, the sandbox, and Redis unless the caller brought it. */
   close(): Promise<void>;
 }
@@ -63,6 +67,8 @@ export interface InstancesOptions {
   readonly env?: Record<string, string>;
   /** /readyz's Identity Service probe interval; default short (250 ms) so tests see outages quickly. */
   readonly readinessProbeIntervalMs?: number;
+  /** The sandbox Identity Service's signing key, for tests that sign tokens as it would (back-channel logout). */
+  readonly signingKey?: JWK;
 }
 
 function listen(server: Server): Promise<number> {
@@ -83,6 +89,7 @@ export async function startInstances(options: InstancesOptions = {}): Promise<In
     creatioPort: 0,
     appUrl,
     accessTokenTtlSeconds: options.accessTokenTtlSeconds,
+    signingKey: options.signingKey,
   });
   const env = {
     ...sandboxEnv(sandbox, appUrl),
@@ -138,7 +145,12 @@ export async function startInstances(options: InstancesOptions = {}): Promise<In
         .concat(login.headers['set-cookie'] ?? [])
         .map((c) => c.split(';')[0]!)
         .join('; ');
-      const callback = await completeSandboxLogin(login.headers.location as string, user);
+      // The same Identity Service cookies again = single sign-on: the same Identity Service session (sid).
+      const callback = await completeSandboxLogin(
+        login.headers.location as string,
+        user,
+        via.identityServiceCookies,
+      );
       const done = await request(finish).get(`${callback.pathname}${callback.search}`).set('Cookie', binding);
       if (done.status !== 302) throw new Error(`GET /auth/callback answered ${done.status}: ${done.text}`);
       const cookie = ([] as string[])
