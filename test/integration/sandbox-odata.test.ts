@@ -310,6 +310,47 @@ describe('$batch, JSON', () => {
     expect(Number(await (await creatio.call('/0/odata/Contact/$count', alice)).text())).toBe(before);
   });
 
+  it('refuses malformed batches with a 400 that says what is wrong', async () => {
+    const cases: Array<[unknown, string]> = [
+      [{ requests: [] }, 'no requests'],
+      [{ nothing: true }, '"requests" array'],
+      [{ requests: [{ method: 'GET', url: 'Account' }] }, 'has no "id"'],
+      [
+        {
+          requests: [
+            { id: '1', atomicityGroup: 'g', method: 'DELETE', url: `Account(${zeroGuid})` },
+            { id: '2', method: 'GET', url: 'Account' },
+            { id: '3', atomicityGroup: 'g', method: 'DELETE', url: `Account(${zeroGuid})` },
+          ],
+        },
+        'must be adjacent',
+      ],
+    ];
+    for (const [body, expected] of cases) {
+      const res = await creatio.call('/0/odata/$batch', alice, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status, expected).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain(expected);
+    }
+    const { body } = await jsonBatch(
+      [
+        { id: '1', method: 'GET', url: '$nowhere/Data' },
+        { id: '2', method: 'GET', url: 'http://elsewhere.example/0/odata/Account' },
+      ],
+      'odata.continue-on-error',
+    );
+    expect(body.responses.map((r) => r.status)).toEqual([400, 400]);
+    const noBoundary = await creatio.call('/0/odata/$batch', alice, {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/mixed' },
+      body: '--x--',
+    });
+    expect(noBoundary.status).toBe(400);
+  });
+
   it('takes at most 100 requests', async () => {
     const requests = Array.from({ length: 101 }, (_, i) => ({
       id: String(i),
