@@ -169,13 +169,17 @@ function renderContacts(contacts) {
         h(
           'td',
           { className: 'cell-name', 'data-label': 'Name' },
-          h('span', { className: 'account-name' }, contact.Name || '(no name)'),
-          contact.Id === account.PrimaryContactId
-            ? h('span', { className: 'badge badge-primary' }, 'Primary')
-            : undefined,
+          h(
+            'span',
+            { className: 'contact-name' },
+            h('span', { className: 'account-name' }, contact.Name || '(no name)'),
+            contact.Id === account.PrimaryContactId
+              ? h('span', { className: 'badge badge-primary' }, 'Primary')
+              : undefined,
+          ),
         ),
         h('td', { 'data-label': 'Job title' }, contact.JobTitle || placeholder()),
-        h('td', { 'data-label': 'E-mail', className: 'cell-web' }, mailLink(contact.Email)),
+        h('td', { 'data-label': 'E-mail', className: 'cell-email' }, mailLink(contact.Email)),
         h('td', { 'data-label': 'Mobile', className: 'nowrap' }, contact.MobilePhone || placeholder()),
       ),
     ),
