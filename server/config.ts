@@ -86,10 +86,11 @@ export class ConfigError extends Error {
 
 const DEFAULT_SCOPES = 'openid profile email offline_access';
 /**
- * Creatio's own upload limit: the "Max. file size" system setting (MaxFileSize), 10 MB by default. A body Creatio
- * would refuse anyway is refused here, before it costs a connection.
+ * Creatio's own upload limit, the "Max. file size" system setting (MaxFileSize, 10 MB by default), plus 2 MiB for
+ * the framing a file carries inside a `$batch` or multipart body. A body Creatio would refuse anyway is refused
+ * here, before it holds a connection.
  */
-const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 12 * 1024 * 1024;
 const MIN_SECRET_LENGTH = 32;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -175,7 +176,7 @@ const envSchema = z.object({
   LOGIN_RATE_LIMIT: optional(integer(1, 1_000_000, '120')),
   LOGIN_MAX_PENDING: optional(integer(1, 10_000_000, '10000')),
   PROXY_TIMEOUT_MS: optional(integer(500, 600_000, '30000')),
-  PROXY_MAX_BODY_BYTES: optional(integer(1, 2 ** 40, '10485760')),
+  PROXY_MAX_BODY_BYTES: optional(integer(1, 2 ** 40, '12582912')),
   PROXY_MAX_CONCURRENT_PER_SESSION: optional(integer(1, 10_000, '8')),
   PROXY_POOL_WAIT_MS: optional(integer(0, 600_000, '5000')),
   DIAGNOSTICS_ENABLED: optional(

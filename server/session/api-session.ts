@@ -7,8 +7,8 @@
  * - the same cookie (express-session's `s:<id>.<signature>`), checked against every SESSION_SECRET (rotation);
  * - the same sealed record, read through the same store (`storage.sessions`), so expiry, the absolute lifetime and
  *   store failures behave exactly as they do for pages;
- * - sliding idle expiry: the record and the cookie are renewed at most once a minute per session (or a quarter of
- *   the idle timeout when that is shorter), instead of on every call;
+ * - sliding idle expiry: the record, its token set (`keepAlive`) and the cookie are renewed at most once a minute
+ *   per session (or a quarter of the idle timeout when that is shorter), instead of on every call;
  * - nothing is ever created or saved here: a request without a signed-in session leaves `req.apiSession` unset and
  *   the route's guard answers 401.
  *
@@ -53,12 +53,6 @@ export function createApiSessionReader(
     );
   }
 
-  function touch(sessionId: string, data: SessionData): Promise<void> {
-    return new Promise((resolve, reject) =>
-      storage.sessions.touch(sessionId, data, (err) => (err ? reject(err) : resolve())),
-    );
-  }
-
   function forgetStaleTouches(t: number): void {
     // Insertion order is touch order (entries are deleted before being set again), so the stale ones come first.
     for (const [sessionId, at] of lastTouched) {
@@ -97,7 +91,7 @@ export function createApiSessionReader(
     const t = now();
     const touchedAt = lastTouched.get(sessionId);
     if (touchedAt === undefined || t - touchedAt >= touchEveryMs) {
-      await touch(sessionId, data);
+      await storage.sessions.keepAlive(sessionId, data); // the session and its token set, one TTL
       lastTouched.delete(sessionId);
       lastTouched.set(sessionId, t);
       if (lastTouched.size > TOUCH_MEMORY) forgetStaleTouches(t);
