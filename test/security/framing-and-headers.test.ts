@@ -3,8 +3,12 @@
  * the sandbox Identity Service's sign-in page; and the sandbox Creatio's bounded request log.
  * ASVS v5.0.0-3.4.3 (CSP), v5.0.0-3.4.6 (frame-ancestors), RFC 10017 (BFF: XSS is the remaining threat).
  */
+import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_RECORDED_REQUESTS } from '../../sandbox/creatio.ts';
+import { createApp } from '../../server/app.ts';
+import { loadConfig } from '../../server/config.ts';
+import { createLogger } from '../../server/logger.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
 
 let h: Harness;
@@ -21,6 +25,27 @@ describe('BFF pages', () => {
       const res = await h.agent().get(path).set('Accept', 'text/html');
       expect(res.headers['x-frame-options'], path).toBe('DENY');
       expect(res.headers['content-security-policy'], path).toContain("frame-ancestors 'none'");
+    }
+  });
+});
+
+describe('BFF transport and leakage headers', () => {
+  it('sends Referrer-Policy no-referrer and nosniff everywhere, and HSTS when APP_URL is https', async () => {
+    const res = await h.agent().get('/');
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['strict-transport-security']).toBeUndefined(); // plain http: HSTS would be ignored
+
+    const config = loadConfig(
+      { ...h.env, APP_URL: 'https://bff.example.com', TRUST_PROXY: 'loopback' },
+      { sandbox: true },
+    );
+    const https = await createApp(config, { logger: createLogger('silent') });
+    try {
+      const secure = await supertest(https.app).get('/').set('X-Forwarded-Proto', 'https');
+      expect(secure.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+    } finally {
+      await https.close();
     }
   });
 });
