@@ -41,8 +41,6 @@ export interface RedisRefreshLockOptions {
   readonly refreshTimeoutMs: number;
   /** How often a waiter tries to take the lock. */
   readonly pollMs?: number;
-  /** Told when a holder finds its lease was lost before it finished (Redis failover, a pause longer than the lease). */
-  readonly onLeaseLost?: (key: string) => void;
 }
 
 export const DEFAULT_LEASE_MS = 5_000;
@@ -94,19 +92,12 @@ export function createRedisRefreshLock(options: RedisRefreshLockOptions): Refres
       await sleep(pollMs);
     }
 
-    let lost = false;
+    // Renewal only extends a lease that is still ours (a stall longer than the lease, or a failover, may have let a
+    // successor in; docs/architecture.md says what that costs). If Redis is unreachable the lease simply runs out.
     const renew = setInterval(() => {
       redis
         .command((client) => client.eval(RENEW, { keys: [lockKey], arguments: [token, String(leaseMs)] }))
-        .then(
-          (renewed) => {
-            if (renewed === 0 && !lost) {
-              lost = true;
-              options.onLeaseLost?.(sessionId);
-            }
-          },
-          () => {}, // Redis unreachable: the lease runs out, and the release below fails the same way
-        );
+        .catch(() => {});
     }, leaseMs / 3);
     try {
       return await task();
