@@ -295,6 +295,16 @@ export async function checkAppHealth(appUrl: string, http: Http): Promise<CheckR
     { label: '/healthz', value: answer(health) },
     { label: '/readyz', value: answer(ready) },
   ];
+  if (health.ok && (health.response.status === 403 || health.response.status === 404)) {
+    // The app itself always serves /healthz: a proxy keeps it for the load balancer's eyes only. Nothing is broken.
+    return {
+      ...base,
+      status: 'warn',
+      summary: `${app}/healthz answered HTTP ${health.response.status}: a proxy in front of the app hides its health endpoints, so readiness cannot be checked from here.`,
+      fix: 'Nothing to fix if that is deliberate; check readiness where the load balancer does (GET /readyz on each instance).',
+      details,
+    };
+  }
   if (!health.ok || health.response.status !== 200) {
     return {
       ...base,

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -129,16 +129,7 @@ describe('npm run doctor -- --app <url>', () => {
     servers.push(proxy as unknown as Server);
     const port = await listen(proxy as unknown as Server);
     const app = await startSecondApp({ APP_URL: `http://localhost:${port}` });
-    proxy.on('request', (req, res) => {
-      const upstream = request(
-        { host: '127.0.0.1', port: app.port, path: req.url, method: req.method, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      req.pipe(upstream);
-    });
+    proxy.on('request', (req, res) => forward(req, res, app.port));
     const publicUrl = `https://localhost:${port}`;
     registerOnly(`${publicUrl}/auth/callback`);
 
@@ -190,6 +181,19 @@ describe('npm run doctor -- --app <url>', () => {
       status: 'warn',
       summary: `The app is served over plain http at ${publicUrl}: the authorization code and the session cookie travel unencrypted.`,
       fix: 'Serve it over https (a TLS proxy in front is fine) and set APP_URL=https://bff.example.test on the app.',
+    });
+  });
+
+  it('an app whose proxy hides /healthz and /readyz is a warning, not a failure', async () => {
+    const proxy = createServer((req, res) => {
+      if (req.url === '/healthz' || req.url === '/readyz') res.writeHead(404).end('Not Found');
+      else forward(req, res, Number(new URL(harness.baseUrl).port));
+    });
+    servers.push(proxy);
+    const report = await runAppDoctor(`http://127.0.0.1:${await listen(proxy)}`);
+    expect(check(report, 'app-health')).toMatchObject({
+      status: 'warn',
+      summary: expect.stringContaining('a proxy in front of the app hides its health endpoints'),
     });
   });
 
@@ -353,6 +357,18 @@ describe('the command line', () => {
     expect(() => JSON.parse(loud.stdout)).toThrow();
   });
 });
+
+/** What a reverse proxy does: the request as it came, to the app on `port`, and its answer back. */
+function forward(req: IncomingMessage, res: ServerResponse, port: number): void {
+  const upstream = request(
+    { host: '127.0.0.1', port, path: req.url, method: req.method, headers: req.headers },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    },
+  );
+  req.pipe(upstream);
+}
 
 /** Validates against the project's own XSD of the Jenkins/Surefire shape, with libxml2's xmllint. */
 async function expectValidJunit(file: string): Promise<void> {
