@@ -15,7 +15,8 @@ export interface RedirectUrl {
 
 export interface RegisteredClient {
   readonly clientId: string;
-  clientSecret: string;
+  /** Undefined for a public client: PKCE only, no client authentication at the token endpoint. */
+  clientSecret: string | undefined;
   name: string;
   applicationUrl: string;
   grantTypes: GrantType[];
@@ -26,12 +27,22 @@ export interface RegisteredClient {
   active: boolean;
   /** For client_credentials: the technical user the client acts as. */
   systemUserId: string | undefined;
+  /**
+   * Creatio's "Permitted users" of an authorization-code application (user ids): only they may authorize it;
+   * anyone else comes back with access_denied. Undefined = no list (everyone may).
+   */
+  permittedUsers: string[] | undefined;
 }
 
-export type NewClient = Omit<RegisteredClient, 'clientId' | 'clientSecret' | 'redirectUrls'> & {
+export type NewClient = Omit<
+  RegisteredClient,
+  'clientId' | 'clientSecret' | 'redirectUrls' | 'permittedUsers'
+> & {
   clientId?: string;
-  clientSecret?: string;
+  /** null: a public client. Undefined: a generated secret. */
+  clientSecret?: string | null;
   redirectUrls?: string[];
+  permittedUsers?: string[];
 };
 
 function newRedirectUrlId(): string {
@@ -48,7 +59,11 @@ export class ClientRegistry {
       ...input,
       // Creatio generates 32 hex characters for Client Id and a longer secret.
       clientId: input.clientId ?? randomBytes(16).toString('hex').toUpperCase(),
-      clientSecret: input.clientSecret ?? randomBytes(24).toString('base64url'),
+      clientSecret:
+        input.clientSecret === null
+          ? undefined
+          : (input.clientSecret ?? randomBytes(24).toString('base64url')),
+      permittedUsers: input.permittedUsers,
       redirectUrls: (input.redirectUrls ?? []).map((url) => ({ id: newRedirectUrlId(), url })),
     };
     if (this.#clients.has(client.clientId)) throw new Error(`client ${client.clientId} exists already`);

@@ -7,6 +7,8 @@
  * Every request is recorded in `stats.creatioRequests` before it is answered, and `faults` can delay answers, slow
  * their bodies down or refuse valid tokens, for the BFF's timeout and refresh-and-retry tests.
  */
+
+import type { RequestListener } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { ClientRegistry } from './client-registry.ts';
@@ -21,7 +23,7 @@ import { RecordStore } from './odata/records.ts';
 import { createODataRouter } from './odata/routes.ts';
 import { createSeedRows } from './odata/seed.ts';
 import type { CreatioFaults, RecordedRequest, SandboxStats } from './stats.ts';
-import { recordOwners } from './users.ts';
+import { findUserBySub, recordOwners } from './users.ts';
 
 export interface CreatioStandInOptions {
   /** Issuer of the access tokens (no trailing slash); its JWKS verifies them. */
@@ -39,7 +41,17 @@ export interface CreatioStandInOptions {
   readonly maxFileSizeBytes?: number;
   /** Trust another Identity Service's tokens instead (the interop tests); see BearerOptions. */
   readonly tokenIssuer?: TokenIssuer;
+  /** Client id → the `ApplicationAccess_<id>` scope its users' tokens need (Creatio 8.3+). */
+  readonly requiredScopes?: Readonly<Record<string, string>>;
+  /**
+   * Creatio 8.3+ serves its Identity Service on its own host: the service's listener, answered for `/0/connect/*`,
+   * `/0/.well-known/*` and the sign-in pages below `/0`. Undefined: the Identity Service has a host of its own.
+   */
+  readonly identityService?: RequestListener;
 }
+
+/** The paths below `/0` that belong to a Creatio-hosted Identity Service. */
+const IDENTITY_SERVICE_PATHS = /^\/0\/(connect|\.well-known|interaction)(\/|$)/;
 
 function createSeededStore(): RecordStore {
   const rows = createSeedRows(recordOwners.map((user) => user.sub));
@@ -137,10 +149,40 @@ export function createCreatioStandIn(options: CreatioStandInOptions): express.Ex
   app.use(recordRequests(options.stats));
   app.use(delayAnswers(options.faults));
   app.use(slowBodies(options.faults));
+  const { identityService } = options;
+  if (identityService) {
+    // Mounted at /0 so that the Identity Service sees its own paths and builds its URLs with the prefix.
+    const mounted = express().use('/0', identityService as RequestHandler);
+    app.use((req, res, next) => (IDENTITY_SERVICE_PATHS.test(req.path) ? mounted(req, res) : next()));
+  }
 
   // Anonymous in Creatio too: clients ask it before they have a token.
   app.get('/0/identityServiceInfo/canUseAuthorizationCodeFlow', (_req, res) => {
     res.json(canUseAuthorizationCodeFlow);
+  });
+  // Creatio 8.1.2+: anonymous, 500 with the same body when it finds a problem.
+  app.get('/0/api/OAuthHealthCheck', (_req, res) => {
+    const healthy = canUseAuthorizationCodeFlow;
+    res.status(healthy ? 200 : 500).json({
+      HasProblem: !healthy,
+      IsSystemSettingsFilledIn: healthy,
+      IsIdentityServiceAvailable: true,
+      IsAccessTokenRetrievableForSystemActions: true,
+      Message: healthy ? '' : 'OAuth 2.0 is not set up: fill in the OAuth20IdentityServer* system settings.',
+    });
+  });
+  // The signed-in user, as Creatio's own UI asks for it (POST, answered for bearer tokens too).
+  app.post('/0/ServiceModel/UserInfoService.svc/GetCurrentUserInfo', requireBearerToken, (_req, res) => {
+    const userId = principalOf(res)?.userId;
+    const user = userId ? findUserBySub(userId) : undefined;
+    res.json({
+      userInfo: {
+        id: userId,
+        contactId: userId,
+        contactName: user?.name ?? 'Integration technical user',
+        email: user?.email ?? '',
+      },
+    });
   });
   app.use(
     '/0/odata',

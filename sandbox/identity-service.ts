@@ -1,9 +1,15 @@
 /**
  * The sandbox's stand-in for Creatio's Identity Service (an IdentityServer site), built on oidc-provider.
  *
- * What an app sees is what it would see from the real one: IdentityServer's paths under /connect, PKCE (S256) and
- * exact redirect-URI matching, JWT access tokens for the Creatio resource, refresh tokens that are rotated on every
- * use, clients read from the "OAuth 2.0 integrated applications" registry on every request, back-channel logout.
+ * What an app sees is what it would see from the real one: IdentityServer's paths under /connect, PKCE (S256),
+ * redirect URIs matched like IdentityServer (case-insensitively at /authorize, exactly at /token), JWT access tokens
+ * for the Creatio resource that carry the application's `ApplicationAccess_<id>` scope when it was asked for, refresh
+ * tokens that are rotated on every use, clients read from the "OAuth 2.0 integrated applications" registry on every
+ * request (public clients and "Permitted users" included), back-channel logout.
+ *
+ * Two switches model what Creatio's documentation leaves open: `basePath` serves everything below the Creatio host
+ * (8.3+: `<CREATIO_URL>/0/connect/*`), and `refuseOpenId` makes the application's allowed scopes lack `openid` (an
+ * authorization request with it then comes back with invalid_scope, and a sign-in without it has no ID token).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestListener } from 'node:http';
@@ -38,6 +44,12 @@ export interface IdentityServiceOptions {
   readonly accessTokenTtlSeconds: number;
   /** An RS256 private key (JWK with kid) instead of a fresh one: for tests that sign tokens as this service would. */
   readonly signingKey?: JWK;
+  /** The OAuth resources' scopes (Creatio: `ApplicationAccess_<id>`), granted on request like the OpenID ones. */
+  readonly resourceScopes: readonly string[];
+  /** Where the service is mounted below its host: '' (own host, the `-is` layout) or '/0' (on the Creatio host). */
+  readonly basePath: string;
+  /** The integrated applications may not have the openid scope (Creatio does not document that they do). */
+  readonly refuseOpenId: boolean;
 }
 
 export interface IdentityService {
@@ -63,20 +75,23 @@ const CLAIMS_BY_SCOPE = Object.freeze({
   profile: ['name', 'preferred_username'],
   email: ['email', 'email_verified'],
 });
-const SCOPES = ['openid', 'profile', 'email', 'offline_access'];
+const OPENID_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 
 const INTERACTION_PATH = '/interaction';
 const REFRESH_TOKEN_TTL_SECONDS = 14 * 24 * 3600;
 const SESSION_TTL_SECONDS = 8 * 3600;
 
 export async function createIdentityService(options: IdentityServiceOptions): Promise<IdentityService> {
-  const { issuer, creatioUrl, registry, stats, accessTokenTtlSeconds } = options;
+  const { issuer, creatioUrl, registry, stats, accessTokenTtlSeconds, basePath, refuseOpenId } = options;
+  const scopes = [...OPENID_SCOPES, ...options.resourceScopes];
   // A fresh signing key per start: nothing outlives the sandbox, and oidc-provider's development keys are public.
   const signingKey = options.signingKey ?? (await newSigningKey());
   const publicKey = await importJWK({ kty: 'RSA', n: signingKey.n, e: signingKey.e }, 'RS256');
 
   const configuration: Configuration = {
-    adapter: createProviderStorage((clientId) => toClientMetadata(registry.get(clientId))),
+    adapter: createProviderStorage((clientId) =>
+      toClientMetadata(registry.get(clientId), refuseOpenId ? scopes.filter((s) => s !== 'openid') : scopes),
+    ),
     jwks: { keys: [signingKey] },
     cookies: {
       // Browsers share cookies across ports; these names cannot collide with the app's on the same host.
@@ -92,8 +107,8 @@ export async function createIdentityService(options: IdentityServiceOptions): Pr
     pkce: { required: () => true },
     // IdentityServer insists on redirect_uri in every authorization request.
     allowOmittingSingleRegisteredRedirectUri: false,
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
-    scopes: SCOPES,
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    scopes,
     claims: CLAIMS_BY_SCOPE,
     findAccount: (_ctx, sub) => {
       const user = findUserBySub(sub);
@@ -102,16 +117,15 @@ export async function createIdentityService(options: IdentityServiceOptions): Pr
     // First-party applications: whatever they ask for is granted, so there is never a consent screen.
     loadExistingGrant: grantEverythingRequested,
     // IdentityServer issues a refresh token when offline_access is requested. oidc-provider drops offline_access
-    // from requests without prompt=consent (which apps do not send), so the sandbox issues one to every confidential
-    // client that may use the refresh_token grant, and keeps it valid past the sign-in session like IdentityServer.
-    issueRefreshToken: (_ctx, client) =>
-      client.grantTypeAllowed('refresh_token') && client.clientAuthMethod !== 'none',
+    // from requests without prompt=consent (which apps do not send), so the sandbox issues one to every client, public
+    // ones too, that may use the refresh_token grant, and keeps it valid past the sign-in session like IdentityServer.
+    issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     expiresWithSession: () => false,
     // Every refresh answers a new refresh token and consumes the old one; presenting the old one again fails
     // with invalid_grant (and ends the grant). This is what catches BFFs that lose a rotated token.
     rotateRefreshToken: true,
     clientBasedCORS: () => false,
-    interactions: { url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `${basePath}${INTERACTION_PATH}/${interaction.uid}` },
     ttl: {
       AccessToken: accessTokenTtlSeconds,
       ClientCredentials: accessTokenTtlSeconds,
@@ -147,7 +161,7 @@ export async function createIdentityService(options: IdentityServiceOptions): Pr
         getResourceServerInfo: (_ctx, resource) => {
           if (resource !== creatioUrl) throw new errors.InvalidTarget();
           return {
-            scope: SCOPES.join(' '),
+            scope: scopes.join(' '),
             audience: creatioUrl,
             accessTokenFormat: 'jwt',
             accessTokenTTL: accessTokenTtlSeconds,
@@ -176,7 +190,9 @@ export async function createIdentityService(options: IdentityServiceOptions): Pr
   };
 
   const provider = new Provider(issuer, configuration);
+  matchRedirectUrisLikeIdentityServer(provider);
   provider.use(createStatsRecorder(stats));
+  provider.use(requireRegisteredRedirectUriAtToken);
   provider.on('backchannel.error', (_ctx, error, client) => {
     console.warn(
       `sandbox identity service: back-channel logout to ${client.clientId} failed: ${error.message}`,
@@ -192,11 +208,11 @@ export async function createIdentityService(options: IdentityServiceOptions): Pr
     res.set(PAGE_SECURITY_HEADERS);
     next();
   });
-  app.get(`${INTERACTION_PATH}/:uid`, handleShowLogin(provider, registry));
+  app.get(`${INTERACTION_PATH}/:uid`, handleShowLogin(provider, registry, basePath));
   app.post(
     `${INTERACTION_PATH}/:uid/login`,
     express.urlencoded({ extended: false, limit: '10kb' }),
-    handleLogin(provider, registry),
+    handleLogin(provider, registry, basePath),
   );
   app.post(`${INTERACTION_PATH}/:uid/abort`, handleAbort(provider));
   app.all(ROUTES.userinfo, handleUserinfo({ issuer, creatioUrl, publicKey }));
@@ -211,8 +227,14 @@ async function newSigningKey(): Promise<JWK> {
   return { ...(await exportJWK(privateKey)), kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig' };
 }
 
-/** A registry entry as oidc-provider client metadata; inactive clients do not exist for the Identity Service. */
-function toClientMetadata(client: RegisteredClient | undefined): ClientMetadata | undefined {
+/**
+ * A registry entry as oidc-provider client metadata; inactive clients do not exist for the Identity Service.
+ * `allowedScopes` is what the application may ask for: more is invalid_scope, as at IdentityServer.
+ */
+function toClientMetadata(
+  client: RegisteredClient | undefined,
+  allowedScopes: readonly string[],
+): ClientMetadata | undefined {
   if (!client?.active) return undefined;
   const usesCodeFlow = client.grantTypes.includes('authorization_code');
   return {
@@ -230,8 +252,10 @@ function toClientMetadata(client: RegisteredClient | undefined): ClientMetadata 
       backchannel_logout_uri: client.backchannelLogoutUri,
       backchannel_logout_session_required: true,
     }),
-    // Either method works at the token endpoint: oidc-provider accepts post and basic for both registrations.
-    token_endpoint_auth_method: 'client_secret_post',
+    scope: allowedScopes.join(' '),
+    // A confidential client may use post or basic (oidc-provider accepts both for either registration); a public
+    // client (no secret, PKCE only) authenticates with nothing but its client_id.
+    token_endpoint_auth_method: client.clientSecret === undefined ? 'none' : 'client_secret_post',
   };
 }
 
@@ -278,6 +302,41 @@ function isOwnToken(
 }
 
 /** Counts token-endpoint calls (by grant_type), their error answers (by code) and revocation calls for tests. */
+/**
+ * IdentityServer compares the redirect_uri of an authorization request with the registered ones ignoring case, so
+ * a URL that differs only in case passes /authorize (oidc-provider compares exactly). This provider's own Client
+ * class gets that comparison; the token endpoint stays exact (requireRegisteredRedirectUriAtToken).
+ */
+function matchRedirectUrisLikeIdentityServer(provider: Provider): void {
+  const Client = (provider as unknown as { Client: { prototype: { redirectUris?: string[] } } }).Client;
+  Object.defineProperty(Client.prototype, 'redirectUriAllowed', {
+    value(this: { redirectUris?: string[] }, value: string): boolean {
+      const wanted = value.toLowerCase();
+      return (this.redirectUris ?? []).some((registered) => registered.toLowerCase() === wanted);
+    },
+  });
+}
+
+/**
+ * The code exchange of a sign-in whose redirect_uri matched only case-insensitively fails with invalid_grant, as at
+ * IdentityServer: /authorize let it through, /token compares exactly. Checked once oidc-provider has parsed the
+ * request (the code is spent either way, as it would be there); the tokens it made are never sent.
+ */
+async function requireRegisteredRedirectUriAtToken(
+  ctx: KoaContextWithOIDC,
+  next: () => Promise<unknown>,
+): Promise<void> {
+  await next();
+  if (ctx.method !== 'POST' || ctx.status !== 200 || ctx.oidc?.params?.grant_type !== 'authorization_code')
+    return;
+  const sent = ctx.oidc.params.redirect_uri;
+  const registered = ctx.oidc.client?.redirectUris ?? [];
+  if (typeof sent === 'string' && !registered.includes(sent)) {
+    ctx.status = 400;
+    ctx.body = { error: 'invalid_grant', error_description: 'Invalid redirect_uri' };
+  }
+}
+
 function createStatsRecorder(stats: SandboxStats) {
   return async (ctx: KoaContextWithOIDC, next: () => Promise<unknown>): Promise<void> => {
     await next();
@@ -320,14 +379,16 @@ function clientNameOf(registry: ClientRegistry, clientId: unknown): string {
 function sendLoginPage(
   res: Response,
   registry: ClientRegistry,
+  basePath: string,
   interaction: { uid: string; params: Record<string, unknown> },
   form: { username?: string; error?: string } = {},
 ): void {
   res.status(200).type('html').set('cache-control', 'no-store');
+  const path = `${basePath}${INTERACTION_PATH}/${encodeURIComponent(interaction.uid)}`;
   res.send(
     renderLoginPage({
-      action: `${INTERACTION_PATH}/${encodeURIComponent(interaction.uid)}/login`,
-      abortAction: `${INTERACTION_PATH}/${encodeURIComponent(interaction.uid)}/abort`,
+      action: `${path}/login`,
+      abortAction: `${path}/abort`,
       clientName: clientNameOf(registry, interaction.params.client_id),
       demoUsers,
       ...form,
@@ -335,25 +396,42 @@ function sendLoginPage(
   );
 }
 
-function handleShowLogin(provider: Provider, registry: ClientRegistry): RequestHandler {
+function handleShowLogin(provider: Provider, registry: ClientRegistry, basePath: string): RequestHandler {
   return async (req, res) => {
     const interaction = await provider.interactionDetails(req, res);
     if (interaction.prompt.name !== 'login') {
       // Grants are made in loadExistingGrant, so only the login prompt ever reaches this page.
       throw new errors.InvalidRequest(`unexpected interaction prompt ${interaction.prompt.name}`);
     }
-    sendLoginPage(res, registry, interaction);
+    sendLoginPage(res, registry, basePath, interaction);
   };
 }
 
-function handleLogin(provider: Provider, registry: ClientRegistry): RequestHandler {
+function handleLogin(provider: Provider, registry: ClientRegistry, basePath: string): RequestHandler {
   return async (req, res) => {
     const interaction = await provider.interactionDetails(req, res);
     const username = typeof req.body?.username === 'string' ? req.body.username : '';
     const password = typeof req.body?.password === 'string' ? req.body.password : '';
     const user = findUserByUsername(username);
     if (!user || !samePassword(password, user.password)) {
-      sendLoginPage(res, registry, interaction, { username, error: 'Invalid user name or password.' });
+      sendLoginPage(res, registry, basePath, interaction, {
+        username,
+        error: 'Invalid user name or password.',
+      });
+      return;
+    }
+    const client = registry.get(String(interaction.params.client_id));
+    if (client?.permittedUsers && !client.permittedUsers.includes(user.sub)) {
+      // Creatio: only the application's "Permitted users" may authorize it; the others go back to the app.
+      await provider.interactionFinished(
+        req,
+        res,
+        {
+          error: 'access_denied',
+          error_description: 'The user is not among the permitted users of this application.',
+        },
+        { mergeWithLastSubmission: false },
+      );
       return;
     }
     await provider.interactionFinished(

@@ -1,7 +1,8 @@
 /**
- * startSandbox(): the sandbox Identity Service and the Creatio stand-in, each on its own port, sharing one client
- * registry. Used by `npm start` (no IDENTITY_SERVICE_URL), `npm run sandbox` and the tests (port 0). No side effect
- * on import.
+ * startSandbox(): the sandbox Identity Service and the Creatio stand-in sharing one client registry, either each on
+ * its own port (the `-is` host layout of Creatio cloud and older versions) or both on the Creatio host, the Identity
+ * Service below `/0` (Creatio 8.3+). Used by `npm start` (no IDENTITY_SERVICE_URL), `npm run sandbox` and the tests
+ * (port 0). No side effect on import.
  */
 import { randomBytes } from 'node:crypto';
 import http, { type RequestListener } from 'node:http';
@@ -28,18 +29,41 @@ export interface SandboxOptions {
   readonly canUseAuthorizationCodeFlow?: boolean;
   /** The Identity Service's RS256 signing key (private JWK with kid); default a fresh one per start. */
   readonly signingKey?: JWK;
+  /**
+   * Where the Identity Service is: 'identity-service-host' (own port; discovery at its root) or 'creatio-hosted'
+   * (Creatio 8.3+: `<creatioUrl>/0/.well-known/openid-configuration`, `identityPort` unused). Default: own host.
+   */
+  readonly layout?: SandboxLayout;
+  /** The app's integrated application may not have the openid scope: no ID tokens, no userinfo. Default false. */
+  readonly refuseOpenId?: boolean;
+  /** The app's integrated application is public (PKCE only, no client secret). Default false. */
+  readonly publicClient?: boolean;
 }
+
+export const SandboxLayouts = ['identity-service-host', 'creatio-hosted'] as const;
+export type SandboxLayout = (typeof SandboxLayouts)[number];
 
 export interface ClientCredentials {
   readonly clientId: string;
   readonly clientSecret: string;
 }
 
+export interface AppClient {
+  readonly clientId: string;
+  /** Undefined for a public client. */
+  readonly clientSecret: string | undefined;
+  /** Its OAuth resource's scope, which user tokens need for Creatio's APIs. */
+  readonly applicationAccessScope: string;
+}
+
 export interface Sandbox {
   readonly identityServiceUrl: string;
   readonly creatioUrl: string;
+  readonly layout: SandboxLayout;
   /** The app's integrated application (authorization code + refresh token). */
-  readonly bffClient: ClientCredentials;
+  readonly bffClient: AppClient;
+  /** The scopes the app asks for by default against this sandbox. */
+  readonly defaultScopes: readonly string[];
   /** A server-to-server application (client credentials) acting as the technical user. */
   readonly serviceClient: ClientCredentials;
   readonly registry: ClientRegistry;
@@ -52,6 +76,11 @@ export interface Sandbox {
 }
 
 export const BFF_CLIENT_ID = 'creatio-oauth-bff-sandbox';
+/**
+ * The app's OAuth resource in Creatio ("OAuth resources" lookup; each integrated application has one). Fixed, so a
+ * `.env` written against the sandbox keeps working across restarts.
+ */
+export const BFF_APPLICATION_ACCESS_SCOPE = 'ApplicationAccess_8c1f4c2ee5a64b0f9d3a7b6e2f1d0c95';
 export const SERVICE_CLIENT_ID = 'sandbox-service-client';
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
@@ -60,20 +89,26 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const stats = createSandboxStats();
   const faults = createCreatioFaults();
   const registry = new ClientRegistry();
+  const layout = options.layout ?? 'identity-service-host';
+  const refuseOpenId = options.refuseOpenId ?? false;
 
-  // Both servers listen first, so that port 0 has become a real port before the services are built with their URLs.
-  const identity = await listenBeforeServing(host, options.identityPort ?? 5000);
+  // The servers listen first, so that port 0 has become a real port before the services are built with their URLs.
+  const identity =
+    layout === 'identity-service-host'
+      ? await listenBeforeServing(host, options.identityPort ?? 5000)
+      : undefined;
   let creatio: ListeningServer;
   try {
     creatio = await listenBeforeServing(host, options.creatioPort ?? 5001);
   } catch (error) {
-    await identity.close();
+    await identity?.close();
     throw error;
   }
+  const identityServiceUrl = identity ? identity.url : `${creatio.url}${CREATIO_HOSTED_PATH}`;
 
   const bffClient = registry.add({
     clientId: BFF_CLIENT_ID,
-    clientSecret: randomBytes(24).toString('base64url'),
+    clientSecret: options.publicClient ? null : randomBytes(24).toString('base64url'),
     name: 'creatio-oauth-bff (sandbox)',
     applicationUrl: appUrl,
     grantTypes: ['authorization_code', 'refresh_token'],
@@ -82,6 +117,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     backchannelLogoutUri: `${appUrl}/auth/backchannel-logout`,
     active: true,
     systemUserId: undefined,
+    permittedUsers: demoUsers.map((user) => user.sub),
   });
   const serviceClient = registry.add({
     clientId: SERVICE_CLIENT_ID,
@@ -96,44 +132,69 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   try {
     const identityService = await createIdentityService({
-      issuer: identity.url,
+      issuer: identityServiceUrl,
       creatioUrl: creatio.url,
       registry,
       stats,
       accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600,
       signingKey: options.signingKey,
+      resourceScopes: [BFF_APPLICATION_ACCESS_SCOPE],
+      basePath: identity ? '' : CREATIO_HOSTED_PATH,
+      refuseOpenId,
     });
-    identity.serve(identityService.callback);
-    creatio.serve(
-      createCreatioStandIn({
-        identityServiceUrl: identity.url,
-        creatioUrl: creatio.url,
-        registry,
-        stats,
-        faults,
-        canUseAuthorizationCodeFlow: options.canUseAuthorizationCodeFlow ?? true,
-      }),
-    );
+    const creatioStandIn = createCreatioStandIn({
+      identityServiceUrl,
+      creatioUrl: creatio.url,
+      registry,
+      stats,
+      faults,
+      canUseAuthorizationCodeFlow: options.canUseAuthorizationCodeFlow ?? true,
+      requiredScopes: { [BFF_CLIENT_ID]: BFF_APPLICATION_ACCESS_SCOPE },
+      identityService: identity ? undefined : identityService.callback,
+    });
+    identity?.serve(identityService.callback);
+    creatio.serve(creatioStandIn);
   } catch (error) {
-    await Promise.all([identity.close(), creatio.close()]);
+    await Promise.all([identity?.close(), creatio.close()]);
     throw error;
   }
 
   return {
-    identityServiceUrl: identity.url,
+    identityServiceUrl,
     creatioUrl: creatio.url,
-    bffClient: { clientId: bffClient.clientId, clientSecret: bffClient.clientSecret },
-    serviceClient: { clientId: serviceClient.clientId, clientSecret: serviceClient.clientSecret },
+    layout,
+    bffClient: {
+      clientId: bffClient.clientId,
+      clientSecret: bffClient.clientSecret,
+      applicationAccessScope: BFF_APPLICATION_ACCESS_SCOPE,
+    },
+    defaultScopes: [
+      ...(refuseOpenId ? [] : ['openid']),
+      'profile',
+      'email',
+      'offline_access',
+      BFF_APPLICATION_ACCESS_SCOPE,
+    ],
+    serviceClient: { clientId: serviceClient.clientId, clientSecret: serviceClient.clientSecret as string },
     registry,
     users: demoUsers,
     stats,
     faults,
-    identityOutage: { begin: () => identity.close(), end: () => identity.relisten() },
+    // On the Creatio host the Identity Service cannot be down alone; only its own host can go away.
+    identityOutage: identity
+      ? { begin: () => identity.close(), end: () => identity.relisten() }
+      : {
+          begin: () => Promise.reject(new Error('identityOutage needs the identity-service-host layout')),
+          end: async () => {},
+        },
     async close() {
-      await Promise.all([identity.close(), creatio.close()]);
+      await Promise.all([identity?.close(), creatio.close()]);
     },
   };
 }
+
+/** Creatio 8.3+ serves its Identity Service below this path of its own host. */
+const CREATIO_HOSTED_PATH = '/0';
 
 interface ListeningServer {
   /** http://host:port without a trailing slash. */

@@ -25,6 +25,11 @@ export interface BearerOptions {
    * Creatio's URL.
    */
   readonly tokenIssuer?: TokenIssuer;
+  /**
+   * Creatio 8.3+: a user's token reaches the APIs only with its application's `ApplicationAccess_<id>` scope
+   * (client id → scope). Tokens of other clients and client-credentials tokens are not checked.
+   */
+  readonly requiredScopes?: Readonly<Record<string, string>>;
 }
 
 export interface TokenIssuer {
@@ -66,6 +71,18 @@ function rejectToken(res: Response, description: string): void {
  * Returns the middleware that admits a request only with a valid bearer token and sets its principal. The JWKS is
  * fetched lazily, once, and cached by jose (refetched when a token names an unknown key), not per request.
  */
+/** The ApplicationAccess scope a user's token lacks, if its client has one (see BearerOptions.requiredScopes). */
+function missingApplicationAccess(
+  claims: JWTPayload,
+  requiredScopes: Readonly<Record<string, string>> | undefined,
+): string | undefined {
+  const clientId = typeof claims.client_id === 'string' ? claims.client_id : undefined;
+  const required = clientId ? requiredScopes?.[clientId] : undefined;
+  if (!required || !claims.sub || claims.sub === clientId) return undefined;
+  const granted = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
+  return granted.includes(required) ? undefined : required;
+}
+
 export function createBearerAuthentication(options: BearerOptions): RequestHandler {
   const issuer = withoutTrailingSlash(options.identityServiceUrl);
   const creatioUrl = withoutTrailingSlash(options.creatioUrl);
@@ -114,6 +131,16 @@ export function createBearerAuthentication(options: BearerOptions): RequestHandl
     const principal = toPrincipal(claims);
     if (!principal) {
       rejectToken(res, 'The token names no user and no known client');
+      return;
+    }
+    const missingScope = missingApplicationAccess(claims, options.requiredScopes);
+    if (missingScope) {
+      res.set('WWW-Authenticate', `Bearer error="insufficient_scope", scope="${missingScope}"`);
+      sendODataError(
+        res,
+        403,
+        `The access token does not grant access to this application's data: request the scope ${missingScope}.`,
+      );
       return;
     }
     res.locals.principal = principal;

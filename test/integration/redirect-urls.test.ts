@@ -171,7 +171,7 @@ describe('credentials and Creatio versions', () => {
     const { code, text } = await redirectUrls(['add', 'https://x.example.com/cb'], {
       ...settings,
       adminClientId: notAdmin.clientId,
-      adminClientSecret: notAdmin.clientSecret,
+      adminClientSecret: notAdmin.clientSecret!,
     });
     expect(code).toBe(1);
     expect(text).toContain('(403)');

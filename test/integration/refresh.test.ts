@@ -132,7 +132,7 @@ describe('a refresh that fails for good', () => {
         grant_type: 'refresh_token',
         refresh_token: refreshToken!,
         client_id: h.sandbox.bffClient.clientId,
-        client_secret: h.sandbox.bffClient.clientSecret,
+        client_secret: h.sandbox.bffClient.clientSecret!,
       }),
     });
     expect(stolen.status).toBe(200);

@@ -8,13 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
+import { BFF_APPLICATION_ACCESS_SCOPE, type Sandbox, startSandbox } from '../../sandbox/index.ts';
 import { technicalUser } from '../../sandbox/users.ts';
 import { completeSandboxLogin, type SandboxCookieJar } from '../support/sandbox-login.ts';
 
 const APP_URL = 'http://localhost:3999';
 const REDIRECT_URI = `${APP_URL}/auth/callback`;
-const SCOPE = 'openid profile email offline_access';
+const SCOPE = `openid profile email offline_access ${BFF_APPLICATION_ACCESS_SCOPE}`;
 
 let sandbox: Sandbox;
 let bff: client.Configuration;

@@ -99,7 +99,7 @@ describe('POST /auth/backchannel-logout refuses forged logout tokens', () => {
   it('HS256 with the client secret as the key (an algorithm the Identity Service does not advertise)', async () => {
     const secretKey: JWK = {
       kty: 'oct',
-      k: base64url.encode(h.sandbox.bffClient.clientSecret),
+      k: base64url.encode(h.sandbox.bffClient.clientSecret!),
       alg: 'HS256',
     };
     const res = await post(await sign(validClaims(), { key: secretKey, alg: 'HS256' }));

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JWK } from 'jose';
 import supertest from 'supertest';
-import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
+import { type Sandbox, type SandboxOptions, startSandbox } from '../../sandbox/index.ts';
 import { findUserByUsername } from '../../sandbox/users.ts';
 import { type AppDeps, type BffApp, createApp } from '../../server/app.ts';
 import { type Config, loadConfig } from '../../server/config.ts';
@@ -51,13 +51,21 @@ export function sandboxEnv(sandbox: Sandbox, appUrl: string): Record<string, str
     IDENTITY_SERVICE_URL: sandbox.identityServiceUrl,
     CREATIO_URL: sandbox.creatioUrl,
     OAUTH_CLIENT_ID: sandbox.bffClient.clientId,
-    OAUTH_CLIENT_SECRET: sandbox.bffClient.clientSecret,
+    ...(sandbox.bffClient.clientSecret !== undefined && {
+      OAUTH_CLIENT_SECRET: sandbox.bffClient.clientSecret,
+    }),
+    OAUTH_SCOPES: sandbox.defaultScopes.join(' '),
     APP_URL: appUrl,
   };
 }
 
+/** The sandbox switches a harness can turn: endpoint layout, ID tokens refused, a public client. */
+export type SandboxSwitches = Pick<SandboxOptions, 'layout' | 'refuseOpenId' | 'publicClient'>;
+
 export interface HarnessOptions {
   accessTokenTtlSeconds?: number;
+  /** How the sandbox behaves; the app's environment follows (no secret for a public client, no openid if refused). */
+  sandbox?: SandboxSwitches;
   /** Extra or overriding environment variables for loadConfig. */
   env?: Record<string, string>;
   deps?: AppDeps;
@@ -83,6 +91,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     appUrl: baseUrl,
     accessTokenTtlSeconds: options.accessTokenTtlSeconds,
     signingKey: options.signingKey,
+    ...options.sandbox,
   });
   const env = {
     ...sandboxEnv(sandbox, baseUrl),
