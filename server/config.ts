@@ -31,7 +31,8 @@ export interface Config {
   readonly odataPath: string;
   readonly proxyAllow: readonly ApiFamily[];
   readonly clientId: string;
-  readonly clientSecret: string;
+  /** Undefined for a public client: token requests then carry only client_id (PKCE protects the code). */
+  readonly clientSecret: string | undefined;
   readonly scopes: readonly string[];
   /** Without a trailing slash. */
   readonly appUrl: string;
@@ -91,6 +92,8 @@ const DEFAULT_SCOPES = 'openid profile email offline_access';
  * here, before it holds a connection.
  */
 const DEFAULT_MAX_BODY_BYTES = 12 * 1024 * 1024;
+/** Creatio 8.3+: the integrated application's OAuth resource, which user tokens need for Creatio's APIs. */
+export const APPLICATION_ACCESS_SCOPE = /^ApplicationAccess_\S+$/;
 const MIN_SECRET_LENGTH = 32;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -238,7 +241,7 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     if (typeof value === 'string') return value;
     if (!invalid.has(name))
       issues.push(
-        `${name}: is required outside the sandbox (when IDENTITY_SERVICE_URL is set), e.g. ${name}=${example}`,
+        `${name}: is required outside the sandbox (when IDENTITY_SERVICE_URL or CREATIO_URL is set), e.g. ${name}=${example}`,
       );
     return '';
   };
@@ -246,7 +249,8 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
   const identityServiceUrl = required('IDENTITY_SERVICE_URL', 'https://123456-crm-bundle-is.creatio.com');
   const creatioUrl = withoutTrailingSlash(required('CREATIO_URL', 'https://123456-crm-bundle.creatio.com'));
   const clientId = required('OAUTH_CLIENT_ID', '<Client Id from the integrated application>');
-  const clientSecret = required('OAUTH_CLIENT_SECRET', '<Client secret from the integrated application>');
+  // No secret = a public client (Creatio lets an integrated application be one): PKCE alone protects the code.
+  const clientSecret = e.OAUTH_CLIENT_SECRET;
 
   let allowInsecureRequests = sandbox;
   if (identityServiceUrl) {
@@ -301,10 +305,12 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     );
   }
 
+  // openid is optional: whether Creatio grants it to user applications is not documented, and sign-in works
+  // without an ID token (auth/identity.ts).
   const scopes = (e.OAUTH_SCOPES ?? DEFAULT_SCOPES).split(' ');
-  if (!scopes.includes('openid')) {
-    issues.push(
-      'OAUTH_SCOPES: must include "openid" (the app signs users in with OpenID Connect), e.g. openid profile offline_access',
+  if (!sandbox && !scopes.some((scope) => APPLICATION_ACCESS_SCOPE.test(scope))) {
+    warnings.push(
+      `OAUTH_SCOPES: no ApplicationAccess_<id> scope; Creatio 8.3+ refuses its APIs to tokens without the integrated application's one (System Designer → Lookups → "OAuth resources"), e.g. OAUTH_SCOPES=${scopes.join(' ')} ApplicationAccess_<id>`,
     );
   }
   if (!scopes.includes('offline_access')) {
@@ -369,6 +375,30 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 5_000,
     warnings: Object.freeze(warnings),
   });
+}
+
+/** How `npm start` runs, decided from the environment before anything starts. */
+export type StartMode =
+  | { readonly kind: 'configured' }
+  /** CREATIO_URL alone: the Identity Service is found from it (find-identity-service.ts). */
+  | { readonly kind: 'find-identity-service'; readonly creatioUrl: string }
+  | { readonly kind: 'sandbox' };
+
+/**
+ * The sandbox only when nothing points at a real Creatio, and never in production: a deployment that lost its
+ * variables must stop with a clear line, not sign people in to demo users. Throws ConfigError.
+ */
+export function startModeOf(env: Env): StartMode {
+  const set = (name: string) => (env[name] ?? '').trim() !== '';
+  if (set('IDENTITY_SERVICE_URL')) return { kind: 'configured' };
+  if (set('CREATIO_URL'))
+    return { kind: 'find-identity-service', creatioUrl: (env.CREATIO_URL as string).trim() };
+  if (env.NODE_ENV === 'production') {
+    throw new ConfigError([
+      'IDENTITY_SERVICE_URL, CREATIO_URL: neither is set and NODE_ENV=production, so there is no Creatio to sign in to (the demo sandbox never runs in production); set CREATIO_URL, e.g. CREATIO_URL=https://123456-crm-bundle.creatio.com',
+    ]);
+  }
+  return { kind: 'sandbox' };
 }
 
 /**

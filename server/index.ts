@@ -1,13 +1,14 @@
 /**
- * `npm start`. The only module with side effects: read .env, load the configuration, start the sandbox when no
- * Identity Service is configured, create the app, listen, and on SIGTERM/SIGINT finish the requests in flight and
- * close everything (graceful-shutdown.ts).
+ * `npm start`. The only module with side effects: read .env, load the configuration (configure.ts: a real Creatio,
+ * or the sandbox when none is named), create the app, listen, and on SIGTERM/SIGINT finish the requests in flight
+ * and close everything (graceful-shutdown.ts).
  */
 import { createServer } from 'node:http';
 import { config as loadDotenv } from 'dotenv';
 import type { Sandbox } from '../sandbox/index.ts';
 import { createApp } from './app.ts';
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
+import { configure } from './configure.ts';
 import { createGracefulShutdown } from './graceful-shutdown.ts';
 import { createLogger } from './logger.ts';
 
@@ -30,14 +31,9 @@ async function main(): Promise<void> {
 
   let config: Config;
   let sandbox: Sandbox | undefined;
+  let notices: readonly string[];
   try {
-    if (env.IDENTITY_SERVICE_URL) {
-      config = loadConfig(env);
-    } else {
-      // Loaded only when needed: a deployment against a real Creatio never loads the sandbox's oidc-provider.
-      const { startSandboxMode } = await import('./sandbox-mode.ts');
-      ({ config, sandbox } = await startSandboxMode(env));
-    }
+    ({ config, sandbox, notices } = await configure(env));
   } catch (err) {
     if (err instanceof ConfigError) fail(err.issues);
     const e = err as NodeJS.ErrnoException;
@@ -50,6 +46,7 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger(config.logLevel);
+  for (const notice of notices) logger.info(notice);
   for (const warning of config.warnings) {
     // Plain text on stderr for the person starting the app; the log line for whoever reads the logs later.
     process.stderr.write(`Warning: ${warning}\n`);
@@ -77,7 +74,7 @@ async function main(): Promise<void> {
         ...sandbox.users.map(
           (u) => `  ${u.username.padEnd(6)} / ${u.password.padEnd(11)}  ${u.name} <${u.email}>`,
         ),
-        'Set IDENTITY_SERVICE_URL (see README.md and .env.example) to use a real Creatio.',
+        'Set CREATIO_URL (see README.md and .env.example) to use a real Creatio.',
       );
     } else {
       lines.push(`Identity Service ${config.identityServiceUrl}, Creatio ${config.creatioUrl}`);

@@ -56,7 +56,7 @@ export async function assessClient(
       redirect_uri: config.redirectUri,
       code_verifier: randomBytes(32).toString('base64url'),
       client_id: config.clientId,
-      client_secret: config.clientSecret,
+      ...(config.clientSecret !== undefined && { client_secret: config.clientSecret }),
     }),
   });
   if (!outcome.ok) {

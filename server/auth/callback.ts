@@ -1,9 +1,10 @@
 /**
  * GET /auth/callback — finishes the authorization-code flow.
  * find the transaction by `state` → only in the browser that started it (login-binding.ts) → take it (once) →
- * `error=` → a cookie this request can carry back → authorizationCodeGrant (state, PKCE, nonce, iss, ID token
- * checks) → a new session id (no fixation) → tokens stored server-side → 302 to the validated returnTo. Every
- * failure ends on a page that says what happened and what to check, and creates no session.
+ * `error=` → a cookie this request can carry back → authorizationCodeGrant (state, PKCE, iss; nonce and ID-token
+ * checks whenever an ID token comes back) → who signed in (identity.ts: from the ID token, userinfo, the access
+ * token or Creatio) → a new session id (no fixation) → tokens stored server-side → 302 to the validated returnTo.
+ * Every failure ends on a page that says what happened and what to check, and creates no session.
  *
  * The binding is checked before anything is consumed: a stranger who opens someone's callback URL — or just
  * `?error=access_denied&state=<theirs>` — must not be able to spoil that person's sign-in.
@@ -17,6 +18,7 @@ import { toTokenSet } from '../session/token-store.ts';
 import type { LoginTransaction } from '../session/transactions.ts';
 import { recordSignIn } from '../session/user-sessions.ts';
 import type { AuthDeps } from './deps.ts';
+import { identifyUser } from './identity.ts';
 import { createLoginBinding } from './login-binding.ts';
 import { describeAnswer, isRefusal, tokenEndpointAnswer } from './token-endpoint-answer.ts';
 
@@ -49,9 +51,11 @@ function authorizationError(error: string, description: string | undefined, deps
   const logDetail = `authorization response error=${error}${description ? ` (${description})` : ''}`;
   switch (error) {
     case 'access_denied':
+      // Creatio answers this both to "Cancel" and to a user who is not one of the application's permitted users.
       return new BffError(ErrorCode.AccessDenied, {
-        message: 'Sign-in was cancelled or access was denied at the Identity Service.',
-        hint: 'Sign in again. If access keeps being denied, ask your Creatio administrator whether your user may use this application.',
+        message:
+          'Creatio denied access: the sign-in was cancelled, or your user is not one of the permitted users of this application.',
+        hint: `If you did not cancel, ask your Creatio administrator to add your user to "Permitted users" of the integrated application with Client Id ${deps.config.clientId} (System Designer → OAuth 2.0 integrated applications) and to check that the application is Active; then sign in again.`,
         logDetail,
       });
     case 'invalid_client':
@@ -72,7 +76,9 @@ function authorizationError(error: string, description: string | undefined, deps
     case 'invalid_scope':
       return new BffError(ErrorCode.InvalidCallback, {
         message: 'The Identity Service does not allow the requested scopes.',
-        hint: `Check OAUTH_SCOPES (${deps.config.scopes.join(' ')}) against the scopes the Identity Service supports (see /diagnostics).`,
+        hint: deps.config.scopes.includes('openid')
+          ? `Creatio may not grant openid to this application: remove openid from OAUTH_SCOPES (${deps.config.scopes.join(' ')}); sign-in works without an ID token. Otherwise check the other scopes against the integrated application's ApplicationAccess_<id> resource (see /diagnostics).`
+          : `Check OAUTH_SCOPES (${deps.config.scopes.join(' ')}) against the scopes the Identity Service supports and the integrated application's ApplicationAccess_<id> resource (see /diagnostics).`,
         logDetail,
       });
     default:
@@ -123,11 +129,32 @@ function exchangeError(cause: unknown, deps: AuthDeps): BffError {
         logDetail,
       });
     }
+    if (answer.error === 'invalid_grant') {
+      // IdentityServer matches the redirect URI ignoring case at /authorize but exactly at /token: a registration
+      // that differs only in case lets every sign-in start and then fails every code exchange, here.
+      return new BffError(ErrorCode.InvalidCallback, {
+        cause,
+        message: `The sign-in code could not be exchanged: it was already used, has expired, or the redirect URL does not match the registered one exactly (the Identity Service answered ${describeAnswer(answer)}).`,
+        hint: `Start the sign-in again. If every sign-in ends here, compare ${deps.config.redirectUri} with the integrated application's "Authorized redirect URIs" character by character, upper and lower case included: the Identity Service accepts a case-only difference when the sign-in starts and refuses it here. Make them identical (OAUTH_REDIRECT_URI or APP_URL, or the registration); the doctor flags it.`,
+        logDetail,
+      });
+    }
     return new BffError(ErrorCode.InvalidCallback, {
       cause,
       message: `The sign-in code could not be exchanged: it was already used, has expired, or was issued for another redirect URL (the Identity Service answered ${describeAnswer(answer)}).`,
       hint: 'Start the sign-in again.',
       logDetail,
+    });
+  }
+  if (
+    (cause as { code?: unknown })?.code === 'OAUTH_INVALID_RESPONSE' &&
+    /"id_token"/.test((cause as Error).message)
+  ) {
+    return new BffError(ErrorCode.InvalidCallback, {
+      cause,
+      message: 'The Identity Service sent no ID token although the openid scope was requested.',
+      hint: 'Remove openid from OAUTH_SCOPES: sign-in works without an ID token (the user is then named by userinfo, the access token or Creatio).',
+      logDetail: `callback validation failed: ${(cause as Error).message}`,
     });
   }
   if (
@@ -249,34 +276,19 @@ export function handleCallback(deps: AuthDeps): RequestHandler {
     const configuration = await client.getConfiguration();
     let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
     try {
+      // With openid asked for (a nonce was sent), the ID token is due and must carry the nonce. Without it, an ID
+      // token that comes anyway is still checked (signature, issuer, audience, expiry, and no nonce).
       tokens = await oidc.authorizationCodeGrant(configuration, callbackUrl(req, config.redirectUri), {
         pkceCodeVerifier: transaction.codeVerifier,
         expectedState: transaction.state,
         expectedNonce: transaction.nonce,
-        idTokenExpected: true,
+        idTokenExpected: transaction.nonce !== undefined,
       });
     } catch (cause) {
       throw exchangeError(cause, deps);
     }
 
-    const claims = tokens.claims();
-    if (!claims) throw exchangeError(new Error('no ID token in the token response'), deps);
-    let name = text(claims.name) ?? text(claims.preferred_username);
-    let email = text(claims.email);
-    if ((!name || !email) && configuration.serverMetadata().userinfo_endpoint) {
-      // Some Identity Service set-ups keep the ID token minimal; the userinfo endpoint has the profile.
-      try {
-        const info = await oidc.fetchUserInfo(configuration, tokens.access_token, claims.sub);
-        name ??= text(info.name) ?? text(info.preferred_username);
-        email ??= text(info.email);
-      } catch (err) {
-        logger.warn(
-          { reqId: req.id, detail: (err as Error).message },
-          'userinfo failed; continuing with ID token claims',
-        );
-      }
-    }
-    const user: SessionUser = { sub: claims.sub, name, email };
+    const user: SessionUser = await identifyUser({ config, configuration, tokens, logger, reqId: req.id });
 
     // Signing in over a live session: the previous grant must not outlive its session record. Revoking is best
     // effort (the sign-in in hand matters more); the token set goes either way.
@@ -294,7 +306,7 @@ export function handleCallback(deps: AuthDeps): RequestHandler {
     await regenerate(req);
     req.session.user = user;
     req.session.signedInAt = Date.now();
-    req.session.idpSessionId = text(claims.sid);
+    req.session.idpSessionId = text(tokens.claims()?.sid);
     // The token set lives as long as the session (store.ts keeps the two together from here on).
     await storage.tokens.set(req.sessionID, toTokenSet(tokens), storage.sessions.ttlMs(req.session));
     await save(req);

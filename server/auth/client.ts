@@ -19,7 +19,9 @@ export function discoveryUrl(config: Pick<Config, 'identityServiceUrl'>): URL {
 }
 
 async function discover(config: Config): Promise<oidc.Configuration> {
-  const clientAuth = oidc.ClientSecretPost(config.clientSecret);
+  // client_secret_post is what every Creatio sample uses; a public client (no secret) sends only its client_id.
+  const clientAuth =
+    config.clientSecret === undefined ? oidc.None() : oidc.ClientSecretPost(config.clientSecret);
   const timeoutSeconds = Math.ceil(config.httpTimeoutMs / 1000);
   const execute = config.allowInsecureRequests ? [oidc.allowInsecureRequests] : [];
 

@@ -9,7 +9,8 @@ import { SealedRecords } from './sealed-records.ts';
 
 export interface LoginTransaction {
   readonly state: string;
-  readonly nonce: string;
+  /** Only when the openid scope is asked for: then the ID token must carry it. */
+  readonly nonce: string | undefined;
   readonly codeVerifier: string;
   /** A validated local path. */
   readonly returnTo: string;

@@ -198,7 +198,7 @@ async function main(): Promise<void> {
     IDENTITY_SERVICE_URL: sandbox.identityServiceUrl,
     CREATIO_URL: creatio.url,
     OAUTH_CLIENT_ID: sandbox.bffClient.clientId,
-    OAUTH_CLIENT_SECRET: sandbox.bffClient.clientSecret,
+    OAUTH_CLIENT_SECRET: sandbox.bffClient.clientSecret!,
     APP_URL: appUrl,
     SESSION_SECRET: randomBytes(32).toString('base64url'),
     SESSION_STORE: store,

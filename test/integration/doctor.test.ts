@@ -80,11 +80,12 @@ describe('doctor against a correctly configured app', () => {
   it('masks the secrets in the configuration check', async () => {
     const report = await runDoctor(config);
     const text = JSON.stringify(report);
-    expect(text).not.toContain(config.clientSecret);
+    const secret = config.clientSecret!;
+    expect(text).not.toContain(secret);
     for (const secret of config.sessionSecrets) expect(text).not.toContain(secret);
     const row = check(report, 'configuration').details?.find((d) => d.label === 'OAUTH_CLIENT_SECRET');
-    const fingerprint = createHash('sha256').update(config.clientSecret).digest('hex').slice(0, 8);
-    expect(row?.value).toBe(`set (${config.clientSecret.length} characters, SHA-256 ${fingerprint})`);
+    const fingerprint = createHash('sha256').update(secret).digest('hex').slice(0, 8);
+    expect(row?.value).toBe(`set (${secret.length} characters, SHA-256 ${fingerprint})`);
   });
 });
 

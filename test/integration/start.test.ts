@@ -110,6 +110,53 @@ describe('npm start', () => {
     expect(err).not.toMatch(/\n\s+at /);
     expect(err + out).not.toContain('a-client-secret-that-must-not-be-printed');
   });
+
+  it('never starts the sandbox in production: neither IDENTITY_SERVICE_URL nor CREATIO_URL is one clear line', async () => {
+    const [identityPort, creatioPort] = await Promise.all([freePort(), freePort()]);
+    const { child, output } = start({
+      NODE_ENV: 'production',
+      SANDBOX_IDENTITY_PORT: String(identityPort),
+      SANDBOX_CREATIO_PORT: String(creatioPort),
+    });
+    expect(await exitOf(child)).toBe(1);
+    const { out, err } = output();
+    expect(err.trim().split('\n')).toEqual([
+      expect.stringMatching(/^IDENTITY_SERVICE_URL, CREATIO_URL: neither is set and NODE_ENV=production/),
+    ]);
+    expect(out).not.toMatch(/sandbox|alice/i);
+  });
+
+  it('with CREATIO_URL alone finds the Identity Service on the Creatio host (8.3+) and starts no sandbox', async () => {
+    const port = await freePort();
+    const appUrl = `http://localhost:${port}`;
+    const sandbox = await startSandbox({ creatioPort: 0, layout: 'creatio-hosted', appUrl });
+    try {
+      const { child, output } = start({
+        PORT: String(port),
+        CREATIO_URL: sandbox.creatioUrl,
+        OAUTH_CLIENT_ID: sandbox.bffClient.clientId,
+        OAUTH_CLIENT_SECRET: sandbox.bffClient.clientSecret!,
+        OAUTH_SCOPES: sandbox.defaultScopes.join(' '),
+        SESSION_STORE: 'memory',
+        SESSION_SECRET: 'start-test-secret-'.padEnd(40, 'x'),
+      });
+      await waitFor(() => output().out.includes('listening on'), 'the start banner');
+      const { out } = output();
+      expect(out).toContain(
+        `using the Identity Service found on the Creatio host (Creatio 8.3+) at ${sandbox.creatioUrl}/0`,
+      );
+      expect(out).not.toMatch(/Demo users|alice/);
+      const login = await fetch(`http://127.0.0.1:${port}/auth/login`, { redirect: 'manual' });
+      expect(login.status).toBe(302);
+      expect(login.headers.get('location')?.startsWith(`${sandbox.creatioUrl}/0/connect/authorize?`)).toBe(
+        true,
+      );
+      child.kill('SIGTERM');
+      expect(await exitOf(child)).toBe(0);
+    } finally {
+      await sandbox.close();
+    }
+  });
 });
 
 /** Cookie header value from a response's Set-Cookie lines (name=value; …). */

@@ -9,7 +9,8 @@ import { describeInteropScenarios } from './scenarios.ts';
 
 describeInteropScenarios('the sandbox (oidc-provider)', async (appUrl) => {
   const sandbox = await startSandbox({ identityPort: 0, creatioPort: 0, appUrl });
-  const { clientId, clientSecret } = sandbox.bffClient;
+  const { clientId } = sandbox.bffClient;
+  const clientSecret = sandbox.bffClient.clientSecret!;
   return {
     env: sandboxEnv(sandbox, appUrl),
     async signInOnPage(page, user, bffUrl, until) {

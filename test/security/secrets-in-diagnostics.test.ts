@@ -20,14 +20,14 @@ describe('secrets on /diagnostics', () => {
   it('appear as set, length and SHA-256 fingerprint only, never as any part of the value', async () => {
     const res = await h.agent().get('/diagnostics.json').expect(200);
     const text = JSON.stringify(res.body);
-    const secrets = [h.config.clientSecret, ...h.config.sessionSecrets];
+    const secrets = [h.config.clientSecret!, ...h.config.sessionSecrets];
     for (const secret of secrets) {
       expect(text).not.toContain(secret);
       // Not even the first or last characters.
       expect(text).not.toContain(`${secret.slice(0, 2)}••`);
       expect(text).not.toContain(`••${secret.slice(-2)}`);
     }
-    const clientSecret = h.config.clientSecret;
+    const clientSecret = h.config.clientSecret!;
     expect(text).toContain(`set (${clientSecret.length} characters, SHA-256 ${fingerprint(clientSecret)})`);
   });
 });

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type Env, loadConfig, maskSecret } from '../../server/config.ts';
+import { ConfigError, type Env, loadConfig, maskSecret, startModeOf } from '../../server/config.ts';
 
 const SECRET_A = `${'a'.repeat(32)}first-rotation-secret`;
 const SECRET_B = `${'b'.repeat(32)}second-rotation-secret`;
 const CLIENT_SECRET = 'client-secret-that-must-never-be-printed';
+const APPLICATION_ACCESS = 'ApplicationAccess_0f1e2d3c4b5a69788796a5b4c3d2e1f0';
 
 /** A complete, valid configuration for a real Creatio; each test changes only what it is about. */
 const GOOD: Env = {
@@ -12,6 +13,7 @@ const GOOD: Env = {
   CREATIO_URL: 'https://123456-crm-bundle.creatio.com/',
   OAUTH_CLIENT_ID: 'bff-client',
   OAUTH_CLIENT_SECRET: CLIENT_SECRET,
+  OAUTH_SCOPES: `openid profile email offline_access ${APPLICATION_ACCESS}`,
   SESSION_SECRET: SECRET_A,
 };
 
@@ -43,7 +45,7 @@ function expectOneIssue(overrides: Env, variable: string, wrong: RegExp): string
 
 describe('loadConfig: a good configuration', () => {
   it('parses the minimal real-Creatio configuration with the documented defaults', () => {
-    const config = load();
+    const config = load({ OAUTH_SCOPES: undefined });
     expect(config.sandbox).toBe(false);
     expect(config.production).toBe(false);
     expect(config.port).toBe(3000);
@@ -55,7 +57,16 @@ describe('loadConfig: a good configuration', () => {
     expect(config.sessionIdleMinutes).toBe(30);
     expect(config.sessionMaxHours).toBe(8);
     expect(config.allowInsecureRequests).toBe(false);
-    expect(config.warnings).toEqual([]);
+    // The application's ApplicationAccess_<id> cannot be guessed; without it Creatio 8.3+ refuses OData.
+    expect(config.warnings).toEqual([
+      expect.stringMatching(/^OAUTH_SCOPES: no ApplicationAccess_<id> scope.*"OAuth resources".*e\.g\. /),
+    ]);
+    expect(load().warnings).toEqual([]);
+  });
+
+  it('takes a public client: no OAUTH_CLIENT_SECRET means no secret, not an error', () => {
+    expect(load({ OAUTH_CLIENT_SECRET: undefined }).clientSecret).toBeUndefined();
+    expect(load({ OAUTH_CLIENT_SECRET: '' }).clientSecret).toBeUndefined();
   });
 
   it('removes the trailing slash from CREATIO_URL and APP_URL but keeps it in identityServiceUrl', () => {
@@ -242,13 +253,15 @@ describe('loadConfig: each bad value gives one line naming the variable, the pro
     expect(load({ SESSION_IDLE_MINUTES: '120', SESSION_MAX_HOURS: '2' }).sessionIdleMinutes).toBe(120);
   });
 
-  it('OAUTH_SCOPES without openid', () => {
-    expectOneIssue({ OAUTH_SCOPES: 'profile offline_access' }, 'OAUTH_SCOPES', /must include "openid"/);
+  it('OAUTH_SCOPES without openid is fine: sign-in works without an ID token', () => {
+    const config = load({ OAUTH_SCOPES: `profile offline_access ${APPLICATION_ACCESS}` });
+    expect(config.scopes).toEqual(['profile', 'offline_access', APPLICATION_ACCESS]);
+    expect(config.warnings).toEqual([]);
   });
 
   it('OAUTH_SCOPES without offline_access is only a warning', () => {
-    const config = load({ OAUTH_SCOPES: 'openid profile' });
-    expect(config.scopes).toEqual(['openid', 'profile']);
+    const config = load({ OAUTH_SCOPES: `openid profile ${APPLICATION_ACCESS}` });
+    expect(config.scopes).toEqual(['openid', 'profile', APPLICATION_ACCESS]);
     expect(config.warnings).toEqual([expect.stringMatching(/^OAUTH_SCOPES: .*refresh token/)]);
   });
 
@@ -281,7 +294,7 @@ describe('loadConfig: several problems', () => {
       SESSION_STORE: 'mongodb://x',
       PROXY_ALLOW: 'soap',
       SESSION_SECRET: '',
-      OAUTH_SCOPES: 'profile',
+      OAUTH_SCOPES: 'profile  email',
     });
     const variables = issues.map((line) => line.slice(0, line.indexOf(':'))).sort();
     expect(variables).toEqual([
@@ -313,7 +326,7 @@ describe('loadConfig: several problems', () => {
       OAUTH_CLIENT_SECRET: CLIENT_SECRET,
       SESSION_SECRET: `${SECRET_A},${shortSecret}`,
       IDENTITY_SERVICE_URL: `https://user:${CLIENT_SECRET}@is.example.com`,
-      OAUTH_SCOPES: 'profile',
+      OAUTH_SCOPES: 'profile  email',
       PORT: '0',
     };
     try {
@@ -334,6 +347,35 @@ describe('loadConfig: several problems', () => {
 function sha256Hex(value: string): string {
   return createHash('sha256').update(value).digest('hex');
 }
+
+describe('startModeOf: which Creatio npm start talks to', () => {
+  it('takes IDENTITY_SERVICE_URL as given, finds it from CREATIO_URL alone, else runs the sandbox', () => {
+    expect(startModeOf({ IDENTITY_SERVICE_URL: 'https://is.example.com' })).toEqual({ kind: 'configured' });
+    expect(startModeOf({ CREATIO_URL: 'https://123456-crm-bundle.creatio.com' })).toEqual({
+      kind: 'find-identity-service',
+      creatioUrl: 'https://123456-crm-bundle.creatio.com',
+    });
+    expect(startModeOf({})).toEqual({ kind: 'sandbox' });
+    expect(startModeOf({ IDENTITY_SERVICE_URL: ' ', CREATIO_URL: '' })).toEqual({ kind: 'sandbox' });
+  });
+
+  it('never runs the sandbox in production: neither URL there is one clear line', () => {
+    expect(startModeOf({ NODE_ENV: 'production', CREATIO_URL: 'https://c.example.com' }).kind).toBe(
+      'find-identity-service',
+    );
+    try {
+      startModeOf({ NODE_ENV: 'production' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const { issues } = error as ConfigError;
+      expect(issues).toHaveLength(1);
+      expect(issues[0]).toMatch(
+        /^IDENTITY_SERVICE_URL, CREATIO_URL: neither is set and NODE_ENV=production.*e\.g\. CREATIO_URL=https:/,
+      );
+    }
+  });
+});
 
 describe('maskSecret', () => {
   it('says when nothing is set', () => {
