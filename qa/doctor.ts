@@ -25,6 +25,7 @@ import {
   checkIssuer,
   fetchDiscovery,
 } from './checks/identity-service.ts';
+import { checkOAuthHealth } from './checks/oauth-health.ts';
 import { checkAnotherRedirectUri, checkRedirectUri } from './checks/redirect-uri.ts';
 import type { Fetch, Http } from './http.ts';
 
@@ -59,6 +60,7 @@ export async function runDoctor(config: Config, options: DoctorOptions = {}): Pr
     checkAuthorizationCodeFlow(config, http),
     checkClockSkew(discovery),
     checkCreatio(config, http),
+    checkOAuthHealth(config, http),
     ...(options.redirectUris ?? []).map((uri) =>
       checkAnotherRedirectUri(config.clientId, metadata, http, uri),
     ),

@@ -1,7 +1,9 @@
 /**
  * The client check: does the Identity Service accept OAUTH_CLIENT_ID with OAUTH_CLIENT_SECRET, and may that client
  * use the authorization code grant? One token request with a made-up code tells, and on invalid_client one
- * authorization request (where no secret is sent) tells a wrong id from a wrong secret.
+ * authorization request (where no secret is sent) tells a wrong id from a wrong secret. Without OAUTH_CLIENT_SECRET
+ * the app is a public client (PKCE only) and the same request, sent without a secret, tells whether the application
+ * is public too.
  */
 import { randomBytes } from 'node:crypto';
 import { type Config, maskSecret } from '../../server/config.ts';
@@ -36,6 +38,7 @@ export async function assessClient(
   http: Http,
 ): Promise<ClientAssessment> {
   const base = { id: 'client-credentials', title: 'Client id and secret' };
+  const isPublic = config.clientSecret === undefined;
   const undetermined = (check: CheckResult): ClientAssessment => ({ verdict: 'undetermined', check });
   const endpoint = metadataString(metadata, 'token_endpoint');
   if (!endpoint || !URL.canParse(endpoint))
@@ -43,7 +46,10 @@ export async function assessClient(
   const details = [
     { label: 'token endpoint', value: endpoint },
     { label: 'client id', value: config.clientId },
-    { label: 'client secret', value: maskSecret(config.clientSecret) },
+    {
+      label: 'client secret',
+      value: isPublic ? '(not set: a public client, PKCE only)' : maskSecret(config.clientSecret),
+    },
   ];
 
   // A made-up code: a valid client gets invalid_grant (the code is wrong), a wrong one invalid_client.
@@ -88,8 +94,9 @@ export async function assessClient(
       check: {
         ...base,
         status: 'pass',
-        summary:
-          'The Identity Service accepts the client id and secret (it refused only the made-up authorization code, as expected).',
+        summary: isPublic
+          ? `The Identity Service accepts ${config.clientId} as a public client, without a secret (it refused only the made-up authorization code, as expected).`
+          : 'The Identity Service accepts the client id and secret (it refused only the made-up authorization code, as expected).',
         details,
       },
     };
@@ -171,12 +178,20 @@ async function whichCredentialIsWrong(
   if (probe && probe.verdict !== 'unreachable' && probe.verdict !== 'inconclusive') {
     return {
       verdict: 'wrong-secret',
-      check: {
-        ...base,
-        summary: `The Identity Service knows client ${config.clientId} but refuses this client secret (invalid_client).`,
-        fix: 'Copy the Client secret of this application again into OAUTH_CLIENT_SECRET (nothing around it: no quotes, no spaces).',
-        details,
-      },
+      check:
+        config.clientSecret === undefined
+          ? {
+              ...base,
+              summary: `The Identity Service knows client ${config.clientId} but wants a client secret from it (invalid_client without one): the application is confidential, not public.`,
+              fix: 'Copy the Client secret of this application into OAUTH_CLIENT_SECRET.',
+              details,
+            }
+          : {
+              ...base,
+              summary: `The Identity Service knows client ${config.clientId} but refuses this client secret (invalid_client).`,
+              fix: 'Copy the Client secret of this application again into OAUTH_CLIENT_SECRET (nothing around it: no quotes, no spaces); if the application is public (no secret), leave OAUTH_CLIENT_SECRET empty.',
+              details,
+            },
     };
   }
   return {

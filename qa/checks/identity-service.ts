@@ -4,7 +4,7 @@
  * clock skew read from its Date header. None of these checks needs the client secret.
  */
 import { discoveryUrl } from '../../server/auth/client.ts';
-import { type Config, isLoopbackHost } from '../../server/config.ts';
+import { APPLICATION_ACCESS_SCOPE, type Config, isLoopbackHost } from '../../server/config.ts';
 import { type CheckResult, capitalise, type DetailRow, skipped } from '../check-result.ts';
 import { describeBody, type Http, type HttpOutcome, isRecord, parseJson, send } from '../http.ts';
 import { creatioRoutePrefix } from './creatio.ts';
@@ -306,6 +306,18 @@ export function checkEndpoints(
       `Set OAUTH_SCOPES=${config.scopes.filter((s) => !unsupported.includes(s)).join(' ')} or enable the scope(s) at the Identity Service.`,
     );
   }
+  // A Creatio Identity Service (it offers ApplicationAccess_* scopes) gives Creatio's APIs only to user tokens with
+  // the integrated application's ApplicationAccess_<id>: without it sign-in works and every OData call is refused.
+  const applicationAccess = supported?.filter((s) => APPLICATION_ACCESS_SCOPE.test(s)) ?? [];
+  if (applicationAccess.length > 0 && !config.scopes.some((s) => APPLICATION_ACCESS_SCOPE.test(s))) {
+    const wanted = applicationAccess.length === 1 ? applicationAccess[0] : 'ApplicationAccess_<id>';
+    problems.push(
+      `OAUTH_SCOPES has no ApplicationAccess_<id> scope, so Creatio refuses its APIs to the tokens (this Identity Service offers ${applicationAccess.join(', ')})`,
+    );
+    fixes.push(
+      `Set OAUTH_SCOPES=${[...config.scopes.filter((s) => !unsupported.includes(s)), wanted].join(' ')}${applicationAccess.length > 1 ? ' with the id of this application’s resource (System Designer → Lookups → "OAuth resources")' : ''}.`,
+    );
+  }
 
   const authorization = metadataString(metadata, 'authorization_endpoint');
   const configuredOrigin = new URL(config.identityServiceUrl).origin;
@@ -379,6 +391,18 @@ export function checkIdentityServiceHost(
     ? creatio.hostname.replace(new RegExp(`${CLOUD_SUFFIX.replace('.', '\\.')}$`, 'i'), `-is${CLOUD_SUFFIX}`)
     : undefined;
 
+  // Creatio 8.3+ serves the Identity Service itself, below /0 of its own site.
+  const creatioHosted = `${creatio.origin}${creatio.pathname.replace(/\/+$/, '')}/0`;
+  if (config.identityServiceUrl.replace(/\/+$/, '') === creatioHosted) {
+    return {
+      ...base,
+      status: 'pass',
+      summary: metadata
+        ? `Found the Creatio-hosted layout (Creatio 8.3+): the Identity Service answers at ${creatioHosted}, on the Creatio site.`
+        : `IDENTITY_SERVICE_URL names the Creatio-hosted layout (Creatio 8.3+) at ${creatioHosted}; see "Discovery document" for whether it answers.`,
+      details: [...details, { label: 'layout', value: 'Creatio-hosted (/0/connect/*, Creatio 8.3+)' }],
+    };
+  }
   if (ids.origin === creatio.origin && metadata) {
     // That origin served a discovery document, so it is the Identity Service: CREATIO_URL is the slip.
     const creatioHost = creatio.hostname.replace(/-is(\.creatio\.com)$/i, '$1');
@@ -399,10 +423,10 @@ export function checkIdentityServiceHost(
       ...base,
       status: 'fail',
       summary:
-        'IDENTITY_SERVICE_URL points at the Creatio site itself; the Identity Service is a separate site.',
+        'IDENTITY_SERVICE_URL points at the Creatio site itself, where no Identity Service answers: on 8.3+ it is below /0 of that site, before 8.3 a separate site.',
       fix: cloudIdentityHost
-        ? `Set IDENTITY_SERVICE_URL=https://${cloudIdentityHost}`
-        : 'Set IDENTITY_SERVICE_URL to the value of the Creatio system setting OAuth20IdentityServerUrl.',
+        ? `On Creatio 8.3+ set IDENTITY_SERVICE_URL=${creatioHosted} (or leave it unset); before 8.3 set IDENTITY_SERVICE_URL=https://${cloudIdentityHost}`
+        : `On Creatio 8.3+ set IDENTITY_SERVICE_URL=${creatioHosted} (or leave it unset); before 8.3 set it to the Creatio system setting OAuth20IdentityServerUrl.`,
       details,
     };
   }
@@ -418,8 +442,9 @@ export function checkIdentityServiceHost(
   return {
     ...base,
     status: 'pass',
-    summary: 'The Identity Service is a separate site from Creatio, as it should be.',
-    details,
+    summary:
+      'Found the separate-host layout: the Identity Service is its own site (Creatio cloud’s "-is" host, or Creatio before 8.3).',
+    details: [...details, { label: 'layout', value: 'separate Identity Service host' }],
   };
 }
 

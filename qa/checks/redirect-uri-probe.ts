@@ -1,9 +1,9 @@
 /**
  * Is the redirect URI the app sends registered at the Identity Service, and if not, what almost matches?
  *
- * IdentityServer (Creatio's Identity Service) compares redirect URIs as exact strings: scheme, host, port, path,
- * trailing slash and case all count, and it never redirects to a URI it does not know — it shows its own error
- * page instead. So the probe sends a real authorization request with `prompt=none` (no one has to sign in) and looks
+ * IdentityServer (Creatio's Identity Service) compares redirect URIs as whole strings: scheme, host, port, path and
+ * trailing slash all count (case only at the code exchange: /authorize ignores it, see redirect-uri.ts), and it
+ * never redirects to a URI it does not know — it shows its own error page instead. So the probe sends a real authorization request with `prompt=none` (no one has to sign in) and looks
  * at where the answer points. Near misses are found by probing variants of the URI (trailing slash, http/https,
  * localhost/127.0.0.1 …) and described part by part.
  */

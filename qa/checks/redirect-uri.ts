@@ -14,6 +14,7 @@ import {
   type NearMiss,
   probeAuthorize,
   type RequestView,
+  splitUri,
 } from './redirect-uri-probe.ts';
 
 /** What the redirect-URI check needs: from the configuration, or read off a deployed app's sign-in redirect. */
@@ -56,6 +57,30 @@ function reachesCallbackRoute(config: RedirectSetup): boolean {
   );
 }
 
+/**
+ * Upper case in the redirect URI as sent. IdentityServer compares it with the registered ones ignoring case at
+ * /authorize but exactly at /token, so the probe above cannot see a case-only difference, and every real sign-in
+ * would then fail at the code exchange with invalid_grant. Browsers (and most people typing a registration) write
+ * scheme and host in lower case; the app's own route is lower case.
+ */
+function caseRisks(redirectUri: string): { readonly said: string[]; readonly lowerOrigin?: string } {
+  const parts = splitUri(redirectUri);
+  if (!parts) return { said: [] };
+  const said: string[] = [];
+  if (parts.scheme !== parts.scheme.toLowerCase()) said.push(`the scheme is written "${parts.scheme}"`);
+  if (parts.host !== parts.host.toLowerCase()) said.push(`the host is written "${parts.host}"`);
+  if (parts.path !== parts.path.toLowerCase()) said.push(`the path is written "${parts.path}"`);
+  const originSlip =
+    said.length > 0 &&
+    (parts.scheme !== parts.scheme.toLowerCase() || parts.host !== parts.host.toLowerCase());
+  return {
+    said,
+    lowerOrigin: originSlip
+      ? `${parts.scheme.toLowerCase()}://${parts.host.toLowerCase()}${parts.port ? `:${parts.port}` : ''}`
+      : undefined,
+  };
+}
+
 export async function checkRedirectUri(
   config: RedirectSetup,
   metadata: Record<string, unknown> | undefined,
@@ -91,6 +116,27 @@ export async function checkRedirectUri(
         status: 'warn',
         summary: `The Identity Service accepts ${config.redirectUri}, but the app receives sign-ins at ${config.appUrl}/auth/callback, so the sign-in may never come back to this app.`,
         fix: `Remove OAUTH_REDIRECT_URI (the app then sends ${config.appUrl}/auth/callback; register that) unless a proxy maps ${config.redirectUri} to it.`,
+        details,
+      };
+    }
+    const risks = caseRisks(config.redirectUri);
+    if (risks.said.length > 0) {
+      const lower = risks.lowerOrigin
+        ? `${risks.lowerOrigin}${config.redirectUri.slice(config.redirectUri.indexOf('/', config.redirectUri.indexOf('//') + 2))}`
+        : undefined;
+      const setting =
+        risks.lowerOrigin && config.redirectUri === `${config.appUrl}/auth/callback`
+          ? `set APP_URL=${risks.lowerOrigin}`
+          : lower
+            ? `set OAUTH_REDIRECT_URI=${lower}`
+            : undefined;
+      return {
+        ...base,
+        status: 'warn',
+        summary: `The Identity Service accepts ${config.redirectUri} here, but ${risks.said.join(' and ')}: Creatio’s Identity Service ignores case when a sign-in starts and compares exactly at the code exchange, so if the registered URI is written in another case every sign-in fails there with invalid_grant.`,
+        fix: setting
+          ? `Write it in lower case, as browsers do: ${setting}, and register exactly ${lower}.`
+          : `Make the registered URI identical to ${config.redirectUri}, character by character and case included.`,
         details,
       };
     }

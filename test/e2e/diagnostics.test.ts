@@ -116,7 +116,7 @@ describe('/diagnostics', () => {
     expect(await check(page, 'creatio-as-user').getAttribute('data-status')).toBe('pass');
     const summary = page.getByTestId('diagnostics-summary');
     expect(await summary.getAttribute('data-ok')).toBe('true');
-    expect(await summary.textContent()).toContain('All 12 checks passed');
+    expect(await summary.textContent()).toContain('All 13 checks passed');
     await expectNothingSecret(page, harness);
 
     await screenshotBothWidths(page, 'diagnostics-signed-in');

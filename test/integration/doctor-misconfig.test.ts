@@ -187,10 +187,12 @@ describe('redirect URI near misses', () => {
     expect(result.summary).toContain(`the app receives sign-ins at ${CALLBACK}`);
   });
 
-  it('APP_URL with an upper-case host finds the lower-case registration', async () => {
+  it('APP_URL with an upper-case host: accepted at /authorize (case-insensitive), flagged for the code exchange', async () => {
     const result = check(await doctor({ APP_URL: 'http://LOCALHOST:3999' }), 'redirect-uri');
-    expect(result.summary).toContain(`accepts ${CALLBACK} (the host is written "localhost"`);
-    expect(result.fix).toContain(`set APP_URL=${APP_URL}`);
+    expect(result.status).toBe('warn');
+    expect(result.summary).toContain('the host is written "LOCALHOST"');
+    expect(result.summary).toContain('invalid_grant');
+    expect(result.fix).toContain(`set APP_URL=${APP_URL}, and register exactly ${CALLBACK}`);
   });
 
   it('another port: a usual development port is found', async () => {

@@ -19,7 +19,7 @@ import { checkEndpoints, checkIdentityServiceHost, checkIssuer } from '../../qa/
 import { httpOf, runDoctor } from '../../qa/doctor.ts';
 import { loadRedirectUrlsSettings, runRedirectUrls } from '../../qa/redirect-urls/commands.ts';
 import { formatReport } from '../../qa/report/terminal.ts';
-import { startSandbox } from '../../sandbox/index.ts';
+import { BFF_APPLICATION_ACCESS_SCOPE, startSandbox } from '../../sandbox/index.ts';
 import type { Config } from '../../server/config.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
 
@@ -71,6 +71,7 @@ describe('doctor against a correctly configured app', () => {
       ['authorization-code-flow', 'pass'],
       ['clock-skew', 'pass'],
       ['creatio', 'pass'],
+      ['creatio-oauth-health', 'pass'],
     ]);
     expect(report.ok).toBe(true);
     expect(check(report, 'redirect-uri').summary).toContain(config.redirectUri);
@@ -224,7 +225,7 @@ describe('endpoints, PKCE and scopes', () => {
     end_session_endpoint: 'https://ids.example.com/connect/endsession',
     revocation_endpoint: 'https://ids.example.com/connect/revocation',
     code_challenge_methods_supported: ['plain', 'S256'],
-    scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+    scopes_supported: ['openid', 'profile', 'email', 'offline_access', BFF_APPLICATION_ACCESS_SCOPE],
   };
   const ids = () => ({ ...config, identityServiceUrl: 'https://ids.example.com' });
 
@@ -259,12 +260,12 @@ describe('Creatio-specific mistakes', () => {
     expect(report.ok).toBe(false);
   });
 
-  it('for Creatio cloud names the -is host', () => {
+  it('for Creatio cloud names the Creatio-hosted place (8.3+) and the -is host (before)', () => {
     const cloud = 'https://123456-crm-bundle.creatio.com';
     const same = checkIdentityServiceHost({ ...config, creatioUrl: cloud, identityServiceUrl: cloud });
     expect(same).toMatchObject({
       status: 'fail',
-      fix: 'Set IDENTITY_SERVICE_URL=https://123456-crm-bundle-is.creatio.com',
+      fix: `On Creatio 8.3+ set IDENTITY_SERVICE_URL=${cloud}/0 (or leave it unset); before 8.3 set IDENTITY_SERVICE_URL=https://123456-crm-bundle-is.creatio.com`,
     });
     const other = checkIdentityServiceHost({
       ...config,
