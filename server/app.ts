@@ -17,7 +17,7 @@ import { createDiagnosticsRouter } from './diagnostics/page.ts';
 import { BffError, createErrorHandler, ErrorCode } from './errors.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createPrometheusMetrics, type Metrics, noopMetrics } from './observability/metrics.ts';
-import { createMetricsRouter } from './observability/metrics-route.ts';
+import { createMetricsApp, createMetricsRouter } from './observability/metrics-route.ts';
 import { createRequestLog } from './observability/request-log.ts';
 import { createRoutePatterns } from './observability/route-pattern.ts';
 import { createSessionRef } from './observability/session-ref.ts';
@@ -46,8 +46,10 @@ export interface BffApp {
   readonly storage: SessionStorage;
   readonly oidc: OidcClient;
   readonly logger: Logger;
-  /** What the app counts; noopMetrics unless METRICS_ENABLED=true. */
+  /** What the app counts; noopMetrics unless METRICS_ENABLED=true or METRICS_PORT is set. */
   readonly metrics: Metrics;
+  /** With METRICS_PORT: the app that serves GET /metrics there (index.ts listens). */
+  readonly metricsApp: Express | undefined;
   /** Revokes the refresh tokens of sessions that ended by expiry; runs every minute (session/expiry-sweep.ts). */
   readonly expirySweep: ExpirySweep;
   close(): Promise<void>;
@@ -58,7 +60,8 @@ const publicDir = fileURLToPath(new URL('../public', import.meta.url));
 
 export async function createApp(config: Config, deps: AppDeps = {}): Promise<BffApp> {
   const logger = deps.logger ?? createLogger(config.logLevel);
-  const prometheus = config.metricsEnabled && !deps.metrics ? createPrometheusMetrics() : undefined;
+  const counting = config.metricsEnabled || config.metricsPort !== undefined;
+  const prometheus = counting && !deps.metrics ? createPrometheusMetrics() : undefined;
   const metrics = deps.metrics ?? prometheus ?? noopMetrics;
   const backend = deps.backend ?? (await openBackend(config));
   const storage = await openSessionStorage(
@@ -100,7 +103,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Bff
   app.use(createSecurityHeaders(config));
   app.use('/static', express.static(publicDir, { index: false, maxAge: config.production ? '1h' : 0 }));
   app.use(createHealthRouter({ storage, oidc, config, probeIntervalMs: deps.readinessProbeIntervalMs }));
-  if (prometheus) app.use(createMetricsRouter(prometheus));
+  if (prometheus && config.metricsEnabled) app.use(createMetricsRouter(prometheus));
 
   const session = createSessionMiddleware(config, storage);
   app.use(session);
@@ -122,6 +125,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Bff
     oidc,
     logger,
     metrics,
+    metricsApp: prometheus && config.metricsPort !== undefined ? createMetricsApp(prometheus) : undefined,
     expirySweep,
     async close() {
       expirySweep.stop();

@@ -69,6 +69,8 @@ export interface Config {
   readonly loginMaxPending: number;
   /** Serve GET /metrics (Prometheus). Off by default: it describes traffic, so it is opted into. */
   readonly metricsEnabled: boolean;
+  /** Also serve GET /metrics, and nothing else, on this port of HOST: scraped there, it need not be public. */
+  readonly metricsPort: number | undefined;
   /** On SIGTERM, how long in-flight requests (streams included) may take to finish before they are cut. */
   readonly shutdownTimeoutMs: number;
   /** Problems that do not stop the start (printed once by index.ts). */
@@ -188,6 +190,7 @@ const envSchema = z.object({
   METRICS_ENABLED: optional(
     z.enum(['true', 'false'], { message: 'must be true or false, e.g. METRICS_ENABLED=true' }),
   ),
+  METRICS_PORT: optional(integer(1, 65535, '9464')),
   SHUTDOWN_TIMEOUT_MS: optional(integer(0, 600_000, '5000')),
 });
 
@@ -333,6 +336,12 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     );
   }
 
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT === port) {
+    issues.push(
+      `METRICS_PORT: ${e.METRICS_PORT} is PORT too; choose a port of its own (or leave it unset and use METRICS_ENABLED=true), e.g. METRICS_PORT=9464`,
+    );
+  }
+
   if (issues.length > 0) throw new ConfigError(issues);
 
   const redirectUri = e.OAUTH_REDIRECT_URI ?? `${appUrl}/auth/callback`;
@@ -372,6 +381,7 @@ export function loadConfig(env: Env, options: { sandbox?: boolean } = {}): Confi
     proxyPoolWaitMs: e.PROXY_POOL_WAIT_MS ?? 5_000,
     diagnosticsEnabled: e.DIAGNOSTICS_ENABLED === undefined ? !production : e.DIAGNOSTICS_ENABLED === 'true',
     metricsEnabled: e.METRICS_ENABLED === 'true',
+    metricsPort: e.METRICS_PORT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 5_000,
     warnings: Object.freeze(warnings),
   });

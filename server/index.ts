@@ -53,11 +53,23 @@ async function main(): Promise<void> {
     logger.warn(warning);
   }
   const bff = await createApp(config, { logger });
+  // METRICS_PORT: /metrics on a port of its own, for the scraper only; closed with the app (no long requests there).
+  const metricsServer = bff.metricsApp && createServer(bff.metricsApp);
+  metricsServer?.on('error', (err: NodeJS.ErrnoException) => {
+    fail([
+      describeListenError(err, `Cannot listen on ${config.host}:${config.metricsPort} (METRICS_PORT, HOST)`),
+    ]);
+  });
+  metricsServer?.listen(config.metricsPort, config.host);
   const server = createServer();
   const graceful = createGracefulShutdown(server, {
     logger,
     timeoutMs: config.shutdownTimeoutMs,
-    close: () => Promise.allSettled([bff.close(), sandbox?.close()]),
+    close: () => {
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
+      return Promise.allSettled([bff.close(), sandbox?.close()]);
+    },
   });
   server.on('request', bff.app);
   server.on('error', (err: NodeJS.ErrnoException) => {

@@ -61,9 +61,15 @@ async function waitFor(predicate: () => boolean, what: string, timeoutMs = 20_00
 
 describe('npm start', () => {
   it('runs against the sandbox with no configuration, prints the demo users, and stops cleanly', async () => {
-    const [port, identityPort, creatioPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const [port, identityPort, creatioPort, metricsPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     const { child, output } = start({
       PORT: String(port),
+      METRICS_PORT: String(metricsPort),
       SANDBOX_IDENTITY_PORT: String(identityPort),
       SANDBOX_CREATIO_PORT: String(creatioPort),
       SESSION_STORE: 'memory',
@@ -79,6 +85,13 @@ describe('npm start', () => {
     const base = `http://127.0.0.1:${port}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    // METRICS_PORT alone: /metrics on its own port, not on the app's.
+    const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(
+      /^bff_http_requests_total\{method="GET",route="\/readyz",status="200"\} 1$/m,
+    );
+    expect((await fetch(`${base}/metrics`)).status).toBe(404);
     const login = await fetch(`${base}/auth/login`, { redirect: 'manual' });
     expect(login.status).toBe(302);
     expect(login.headers.get('location')).toMatch(

@@ -5,6 +5,7 @@
 import express, { Router } from 'express';
 import supertest from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../server/config.ts';
 import { createPrometheusMetrics } from '../../server/observability/metrics.ts';
 import { createRoutePatterns } from '../../server/observability/route-pattern.ts';
 import { countStoreErrors } from '../../server/observability/store-errors.ts';
@@ -59,5 +60,28 @@ describe('countStoreErrors', () => {
     expect(text).toMatch(/^bff_session_store_errors_total\{operation="ping"\} 2$/m);
     expect(text).not.toMatch(/operation="(get|set)"/);
     await backend.close();
+  });
+});
+
+describe('METRICS_PORT', () => {
+  const env = {
+    IDENTITY_SERVICE_URL: 'https://example-is.creatio.com',
+    CREATIO_URL: 'https://example.creatio.com',
+    OAUTH_CLIENT_ID: 'client',
+    OAUTH_CLIENT_SECRET: 'secret',
+    SESSION_SECRET: 'a'.repeat(40),
+    PORT: '8080',
+  };
+
+  it('is refused when it is the app port', () => {
+    expect(() => loadConfig({ ...env, METRICS_PORT: '8080' })).toThrow(/METRICS_PORT: 8080 is PORT too/);
+  });
+
+  it('is a port number', () => {
+    expect(() => loadConfig({ ...env, METRICS_PORT: 'ninety' })).toThrow(
+      /METRICS_PORT: must be a whole number/,
+    );
+    expect(loadConfig({ ...env, METRICS_PORT: '9464' }).metricsPort).toBe(9464);
+    expect(loadConfig(env).metricsPort).toBeUndefined();
   });
 });
