@@ -1,7 +1,7 @@
 /**
  * Ends a session everywhere the BFF keeps it: the session record and its token set. For code that has only the
- * session id at hand — a refresh that failed for good (it runs below the request), and later back-channel logout
- * (no browser at all). Sign-out destroys through req.session instead, which also detaches the request
+ * session id at hand — a refresh that failed for good (it runs below the request), back-channel logout (no browser
+ * at all) and "your sessions" (another browser's session; user-sessions.ts). Sign-out destroys through req.session instead, which also detaches the request
  * (auth/logout.ts).
  */
 import type { SessionStorage } from './storage.ts';
