@@ -479,10 +479,17 @@ async function deleteSelected(event) {
       selection.delete(target.id);
       return;
     }
-    failures.push({ ...target, message: outcome.error.message });
     // 404: deleted meanwhile (another tab, a colleague) or no longer yours — either way not on the list any more.
-    if (outcome.status === 404) selection.delete(target.id);
-    else failedDeletes.set(target.id, outcome.error.message);
+    if (outcome.status === 404) {
+      selection.delete(target.id);
+      failures.push({
+        ...target,
+        message: 'it is no longer in Creatio (deleted meanwhile, or no longer yours).',
+      });
+    } else {
+      failedDeletes.set(target.id, outcome.error.message);
+      failures.push({ ...target, message: outcome.error.message });
+    }
   });
   showBulkResults(targets.length - failures.length, failures);
   await loadAccounts();

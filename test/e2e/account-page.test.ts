@@ -129,6 +129,9 @@ describe('the account page', () => {
     expect(await logo.getAttribute('src')).toMatch(/^blob:/);
     await expect.poll(() => logo.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
     await screenshotBothWidths(page, 'account');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await screenshotBothWidths(page, 'account-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
   });
 
   it('replaces the logo through the SysImage stream column, and the new bytes are what Creatio holds', async () => {
@@ -209,7 +212,9 @@ describe('deleting several accounts in one $batch', () => {
       .toBe('Deleted 2 accounts.');
     const failure = page.locator('#bulk-results .alert-error');
     expect(await failure.textContent()).toContain('Batch Delete Two');
-    expect(await failure.textContent()).toContain('Resource not found');
+    expect(await failure.textContent()).toContain(
+      'no longer in Creatio (deleted meanwhile, or no longer yours)',
+    );
     const batchCalls = harness.sandbox.stats.creatioRequests
       .slice(before)
       .filter((r) => r.url === '/0/odata/$batch');
