@@ -102,6 +102,27 @@ describe('npm start', () => {
     expect(await exitOf(child)).toBe(0);
   });
 
+  it('warns on stderr, with the fix, when APP_URL is https but TRUST_PROXY is off', async () => {
+    const [port, nobody] = await Promise.all([freePort(), freePort()]);
+    const { child, output } = start({
+      IDENTITY_SERVICE_URL: `http://127.0.0.1:${nobody}`, // discovery may fail: the warning comes first
+      CREATIO_URL: 'https://example.creatio.com',
+      OAUTH_CLIENT_ID: 'client',
+      OAUTH_CLIENT_SECRET: 'a-client-secret',
+      APP_URL: 'https://bff.example.com',
+      PORT: String(port),
+      SESSION_STORE: 'memory',
+      SESSION_SECRET: 'start-test-secret-'.padEnd(40, 'x'),
+      LOG_LEVEL: 'silent',
+    });
+    await waitFor(() => output().out.includes('listening on'), 'the start banner');
+    expect(output().err).toMatch(
+      /^Warning: TRUST_PROXY: APP_URL is https .*Set TRUST_PROXY to the proxy's address, e\.g\. TRUST_PROXY=10\.0\.0\.5/m,
+    );
+    child.kill('SIGTERM');
+    await exitOf(child);
+  });
+
   it('refuses a bad configuration with one line per problem, exit code 1 and no stack trace', async () => {
     const { child, output } = start({
       IDENTITY_SERVICE_URL: 'not a url',
