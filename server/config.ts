@@ -4,6 +4,7 @@
  * frozen object that the rest of the app receives as an argument. No other module reads process.env.
  */
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** API families the proxy can reach; each is an allowlisted base path below CREATIO_URL. */
@@ -159,9 +160,17 @@ const envSchema = z.object({
   HOST: optional(z.string().min(1)),
   SESSION_SECRET: optional(z.string()),
   SESSION_STORE: optional(
-    z.string().regex(/^(sqlite:.+|rediss?:\/\/.+|memory)$/, {
-      message: 'must be sqlite:<path>, redis://host:port or memory, e.g. sqlite:./data/sessions.db',
-    }),
+    z
+      .string()
+      .regex(/^(sqlite:.+|rediss?:\/\/.+|memory)$/, {
+        message:
+          'must be sqlite:<path>, redis://host:port, rediss://host:port (TLS) or memory, e.g. sqlite:./data/sessions.db',
+      })
+      // The Redis client would throw (printing the URL, password included) at start-up; the value is not echoed.
+      .refine((value) => !/^rediss?:/.test(value) || URL.canParse(value), {
+        message:
+          'is not a valid URL (value not shown: it may hold a password), e.g. redis://redis.internal:6379',
+      }),
   ),
   SESSION_REDIS_PREFIX: optional(
     z.string().regex(/^[\x21-\x7E]{1,64}$/, {
@@ -170,7 +179,12 @@ const envSchema = z.object({
   ),
   SESSION_IDLE_MINUTES: optional(integer(1, 24 * 60, '30')),
   SESSION_MAX_HOURS: optional(integer(1, 24 * 30, '8')),
-  TRUST_PROXY: optional(z.string()),
+  TRUST_PROXY: optional(
+    z.string().refine(isTrustProxyValue, {
+      message:
+        'must be true, false, a hop count or addresses/subnets separated by commas, e.g. TRUST_PROXY=loopback or TRUST_PROXY=10.0.0.0/8',
+    }),
+  ),
   LOG_LEVEL: optional(z.enum(logLevels, { message: `must be one of ${logLevels.join(', ')}, e.g. info` })),
   PROXY_ALLOW: optional(
     z.string().regex(new RegExp(`^(${ApiFamilies.join('|')})(,(${ApiFamilies.join('|')}))*$`), {
@@ -196,6 +210,23 @@ const envSchema = z.object({
 
 function withoutTrailingSlash(url: string): string {
   return url.replace(/\/+$/, '');
+}
+
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** What express's trust-proxy (proxy-addr) accepts; anything else would throw from inside express at start-up. */
+function isTrustProxyValue(raw: string): boolean {
+  if (/^(true|false|on|off|\d+)$/.test(raw)) return true;
+  return raw.split(',').every((part) => {
+    const entry = part.trim();
+    if (TRUST_PROXY_NAMES.has(entry)) return true;
+    const [address = '', range, ...rest] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return false;
+    if (range === undefined) return true;
+    if (/^\d+$/.test(range)) return Number(range) <= (family === 4 ? 32 : 128);
+    return family === 4 && isIP(range) === 4; // a netmask, e.g. 10.0.0.0/255.0.0.0
+  });
 }
 
 function parseTrustProxy(raw: string | undefined): boolean | number | string {

@@ -235,10 +235,29 @@ describe('loadConfig: each bad value gives one line naming the variable, the pro
     expectOneIssue(
       { SESSION_STORE: 'mongodb://x' },
       'SESSION_STORE',
-      /must be sqlite:<path>, redis:\/\/host:port or memory/,
+      /must be sqlite:<path>, redis:\/\/host:port, rediss:\/\/host:port \(TLS\) or memory/,
     );
     expectOneIssue({ SESSION_STORE: 'sqlite:' }, 'SESSION_STORE', /must be sqlite:<path>/);
   });
+
+  it('SESSION_STORE with a malformed Redis URL: one line, without the URL (it may hold a password)', () => {
+    const line = expectOneIssue(
+      { SESSION_STORE: 'redis://user:hunter2-redis-password@[not-a-host' },
+      'SESSION_STORE',
+      /not a valid URL/,
+    );
+    expect(line).not.toContain('hunter2');
+    expect(load({ SESSION_STORE: 'rediss://:pw@redis.example.com:6380/0' }).sessionStore).toMatchObject({
+      kind: 'redis',
+    });
+  });
+
+  it.each(['nonsense!!', '10.0.0.0/99', 'loopback, 300.1.1.1'])(
+    'TRUST_PROXY=%s that express would throw on at start-up',
+    (value) => {
+      expectOneIssue({ TRUST_PROXY: value }, 'TRUST_PROXY', /must be true, false, a hop count or addresses/);
+    },
+  );
 
   it.each(['0', '70000', 'abc', '-1', '3000.5'])('PORT=%s', (port) => {
     expectOneIssue({ PORT: port }, 'PORT', /must be a whole number from 1 to 65535/);
@@ -399,5 +418,8 @@ describe('TRUST_PROXY', () => {
     expect(load({ TRUST_PROXY: '1' }).warnings).toEqual([]);
     expect(load({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
     expect(load({ TRUST_PROXY: 'loopback' }).trustProxy).toBe('loopback');
+    expect(load({ TRUST_PROXY: 'loopback, 10.0.0.0/8, ::1, 192.168.0.0/255.255.0.0' }).trustProxy).toBe(
+      'loopback, 10.0.0.0/8, ::1, 192.168.0.0/255.255.0.0',
+    );
   });
 });
