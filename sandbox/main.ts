@@ -29,6 +29,19 @@ const envSchema = z.object({
       .min(1, { error: 'must be at least 1 second, e.g. 3600' })
       .default(3600),
   ),
+  SANDBOX_LAYOUT: fromEnv(
+    z
+      .enum(['identity-service-host', 'creatio-hosted'], {
+        error: 'must be identity-service-host or creatio-hosted, e.g. creatio-hosted',
+      })
+      .default('identity-service-host'),
+  ),
+  SANDBOX_REFUSE_OPENID: fromEnv(
+    z.enum(['true', 'false'], { error: 'must be true or false, e.g. true' }).default('false'),
+  ),
+  SANDBOX_PUBLIC_CLIENT: fromEnv(
+    z.enum(['true', 'false'], { error: 'must be true or false, e.g. true' }).default('false'),
+  ),
   APP_URL: fromEnv(
     z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://localhost:3000' })
@@ -55,6 +68,9 @@ async function main(): Promise<void> {
       creatioPort: env.SANDBOX_CREATIO_PORT,
       accessTokenTtlSeconds: env.SANDBOX_ACCESS_TOKEN_TTL,
       appUrl: env.APP_URL,
+      layout: env.SANDBOX_LAYOUT,
+      refuseOpenId: env.SANDBOX_REFUSE_OPENID === 'true',
+      publicClient: env.SANDBOX_PUBLIC_CLIENT === 'true',
     });
   } catch (error) {
     console.error(describeStartError(error, env));
@@ -70,7 +86,8 @@ async function main(): Promise<void> {
       `  Creatio           ${sandbox.creatioUrl}  (OData 4: /0/odata/)`,
       '',
       'Integrated applications:',
-      `  ${bffClient.clientId}  secret ${bffClient.clientSecret}  (authorization code + refresh token; redirect ${env.APP_URL.replace(/\/+$/, '')}/auth/callback)`,
+      `  ${bffClient.clientId}  ${bffClient.clientSecret ? `secret ${bffClient.clientSecret}` : 'public (no secret, PKCE only)'}  (authorization code + refresh token; redirect ${env.APP_URL.replace(/\/+$/, '')}/auth/callback)`,
+      `    scopes to ask for: ${sandbox.defaultScopes.join(' ')}`,
       `  ${serviceClient.clientId}  secret ${serviceClient.clientSecret}  (client credentials)`,
       '',
       'Demo users:',

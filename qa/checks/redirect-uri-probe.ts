@@ -213,13 +213,22 @@ function pointsAt(location: string, redirectUri: string): boolean {
   );
 }
 
-export function buildProbeUrl(authorizationEndpoint: string, clientId: string, redirectUri: string): URL {
+/**
+ * `scope` defaults to openid; an application that may not ask for openid (Creatio does not document that user
+ * applications may) would answer invalid_scope to that, so the redirect-URI check sends the configured scopes then.
+ */
+export function buildProbeUrl(
+  authorizationEndpoint: string,
+  clientId: string,
+  redirectUri: string,
+  scope = 'openid',
+): URL {
   const verifier = randomBytes(32).toString('base64url');
   const url = new URL(authorizationEndpoint);
   url.searchParams.set('response_type', 'code');
   url.searchParams.set('client_id', clientId);
   url.searchParams.set('redirect_uri', redirectUri);
-  url.searchParams.set('scope', 'openid');
+  url.searchParams.set('scope', scope);
   url.searchParams.set('prompt', 'none');
   url.searchParams.set('state', randomBytes(16).toString('base64url'));
   url.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
@@ -238,8 +247,9 @@ export async function probeAuthorize(
   authorizationEndpoint: string,
   clientId: string,
   redirectUri: string,
+  scope?: string,
 ): Promise<ProbeResult> {
-  const outcome = await send(http, buildProbeUrl(authorizationEndpoint, clientId, redirectUri));
+  const outcome = await send(http, buildProbeUrl(authorizationEndpoint, clientId, redirectUri, scope));
   if (!outcome.ok) {
     return {
       verdict: 'unreachable',

@@ -18,7 +18,9 @@ import {
 } from './redirect-uri-probe.ts';
 
 /** What the redirect-URI check needs: from the configuration, or read off a deployed app's sign-in redirect. */
-export type RedirectSetup = Pick<Config, 'clientId' | 'redirectUri' | 'appUrl'>;
+/** `scopes` when known: without openid in them, the probe asks for them instead (see buildProbeUrl). */
+export type RedirectSetup = Pick<Config, 'clientId' | 'redirectUri' | 'appUrl'> &
+  Partial<Pick<Config, 'scopes'>>;
 
 function describeNearMiss(miss: NearMiss): string {
   return `${miss.uri} (${miss.differences.map((d) => d.description).join('; ')})`;
@@ -102,7 +104,13 @@ export async function checkRedirectUri(
     );
   }
 
-  const probe = await probeAuthorize(http, endpoint, config.clientId, config.redirectUri);
+  const probe = await probeAuthorize(
+    http,
+    endpoint,
+    config.clientId,
+    config.redirectUri,
+    config.scopes && !config.scopes.includes('openid') ? config.scopes.join(' ') : undefined,
+  );
   details.push({ label: 'Identity Service answer', value: probe.answer });
   const onApp = reachesCallbackRoute(config);
 

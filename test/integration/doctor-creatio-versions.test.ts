@@ -112,6 +112,15 @@ describe('a public client', () => {
   });
 });
 
+describe('an application without openid', () => {
+  it('probes the redirect URI with the configured scopes, so the whole report passes', async () => {
+    const sandbox = await sandboxWith({ refuseOpenId: true });
+    const report = await doctor(sandbox);
+    expect(check(report, 'redirect-uri').status).toBe('pass');
+    expect(report.ok).toBe(true);
+  });
+});
+
 describe('redirect-URI case', () => {
   it('warns that a path in another case passes /authorize and fails at the code exchange', async () => {
     const sandbox = await sandboxWith({});
