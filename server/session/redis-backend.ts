@@ -44,6 +44,8 @@ export interface RedisBackendOptions {
 
 const DEFAULT_TIMEOUT_MS = 1_000;
 const MAX_RECONNECT_DELAY_MS = 2_000;
+/** No answer at all for this long (three command timeouts): the connection is taken for dead and replaced. */
+const SILENT_CONNECTION_MS = (timeoutMs: number) => 3 * timeoutMs;
 
 /**
  * The error every Redis failure becomes: the error handler answers it with 503 JSON for API calls and the error page
@@ -67,30 +69,49 @@ export async function createRedisBackend(
   options: RedisBackendOptions = {},
 ): Promise<RedisBackend> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const client = createClient({
-    url, // rediss:// turns TLS on; NODE_EXTRA_CA_CERTS adds a private CA (docs/deploy.md)
-    disableOfflineQueue: true,
-    commandOptions: { timeout: timeoutMs },
-    // While Redis hangs, unanswered commands stay queued on the connection; this bounds them (and the memory).
-    commandsQueueMaxLength: 10_000,
-    // A half-open connection (Redis host gone without a FIN) is noticed by the next ping, not by the next request.
-    pingInterval: 5_000,
-    socket: {
-      connectTimeout: timeoutMs,
-      // Exponential backoff with jitter, so instances that lost Redis together do not reconnect in lockstep.
-      reconnectStrategy: (retries) =>
-        Math.min(100 * 2 ** retries, MAX_RECONNECT_DELAY_MS) * (0.75 + Math.random() / 2),
-    },
-  });
-  // Without a listener node-redis throws on connection errors; readiness reports them through ping().
-  client.on('error', () => {});
+  const open = () => {
+    const client = createClient({
+      url, // rediss:// turns TLS on; NODE_EXTRA_CA_CERTS adds a private CA (docs/deploy.md)
+      disableOfflineQueue: true,
+      commandOptions: { timeout: timeoutMs },
+      // While Redis hangs, unanswered commands stay queued on the connection; this bounds them (and the memory).
+      commandsQueueMaxLength: 10_000,
+      pingInterval: 5_000,
+      socket: {
+        connectTimeout: timeoutMs,
+        // Exponential backoff with jitter, so instances that lost Redis together do not reconnect in lockstep.
+        reconnectStrategy: (retries) =>
+          Math.min(100 * 2 ** retries, MAX_RECONNECT_DELAY_MS) * (0.75 + Math.random() / 2),
+      },
+    });
+    // Without a listener node-redis throws on connection errors; readiness reports them through ping().
+    client.on('error', () => {});
+    const connected = client.connect().then(
+      () => true,
+      () => false,
+    );
+    return { client, connected };
+  };
+
+  let { client, connected } = open();
   // Start even while Redis is down (the instance reports not-ready and recovers by itself), but give a reachable
   // Redis the time to connect, so the first requests after start-up do not fail.
-  const connected = client.connect().then(
-    () => true,
-    () => false,
-  );
   await Promise.race([connected, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+
+  /**
+   * A connection that has answered nothing for a while although commands were sent is given up and a new one opened.
+   * After a network partition the old connection may be half-open — alive to us, gone at Redis — and TCP would take
+   * many minutes to say so; a new connection works as soon as Redis can be reached again.
+   */
+  let silentSince: number | undefined;
+  function noteSilence(): void {
+    silentSince ??= Date.now();
+    if (Date.now() - silentSince < SILENT_CONNECTION_MS(timeoutMs) || !client.isReady) return;
+    const stale = client;
+    ({ client } = open());
+    silentSince = undefined;
+    stale.destroy();
+  }
 
   /**
    * node-redis's command timeout covers only the wait to be written; a command already sent to a Redis that stopped
@@ -99,12 +120,16 @@ export async function createRedisBackend(
    */
   async function call<T>(command: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Error(`no answer within ${timeoutMs} ms`);
     const late = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(timedOut), timeoutMs);
     });
     try {
-      return await Promise.race([command(), late]);
+      const answer = await Promise.race([command(), late]);
+      silentSince = undefined;
+      return answer;
     } catch (cause) {
+      if (cause === timedOut) noteSilence();
       throw sessionStoreUnavailable(cause);
     } finally {
       clearTimeout(timer);
@@ -113,7 +138,9 @@ export async function createRedisBackend(
 
   return {
     kind: 'redis',
-    client,
+    get client() {
+      return client;
+    },
     prefix,
     command: (run) => call(() => run(client)),
     async get(key) {
