@@ -46,6 +46,17 @@ function sessionData(signedInAt = clock.now()): SessionData {
   };
 }
 
+function tokenSet(refreshToken: string): TokenSet {
+  return {
+    accessToken: 'access',
+    refreshToken,
+    idToken: undefined,
+    expiresAt: clock.now() + HOUR,
+    receivedAt: clock.now(),
+    scope: undefined,
+  };
+}
+
 // express-session's Store speaks callbacks; the tests speak promises.
 const get = (sid: string) =>
   new Promise<SessionData | null | undefined>((resolve, reject) =>
@@ -139,6 +150,40 @@ describe('SealedSessionStore', () => {
     clock.advance(lifetime.maxMs);
     expect(await get('sid-1')).toBeNull();
     expect(await backend.get(key)).toBeUndefined();
+  });
+
+  it('leaves the token set expired, not deleted, when the absolute lifetime ends it (for the expiry sweep)', async () => {
+    const tokenStore = new TokenStore(backend, createSealer([SECRET]));
+    const data = sessionData();
+    await tokenStore.set('sid-1', tokenSet('refresh-to-revoke'), lifetime.idleMs);
+    await set('sid-1', data);
+    await backend.touch(storageKey('sess', 'sid-1'), 10 * HOUR);
+    await backend.touch(storageKey('tokens', 'sid-1'), 10 * HOUR);
+    clock.advance(lifetime.maxMs);
+    expect(await get('sid-1')).toBeNull();
+    expect(await tokenStore.get('sid-1')).toBeUndefined();
+    expect((await tokenStore.takeExpired(10)).map((t) => t.refreshToken)).toEqual(['refresh-to-revoke']);
+  });
+
+  it('takes the token set with it when destroyed on purpose (sign-out revokes it itself)', async () => {
+    const tokenStore = new TokenStore(backend, createSealer([SECRET]));
+    await tokenStore.set('sid-1', tokenSet('refresh-1'), lifetime.idleMs);
+    await set('sid-1', sessionData());
+    await destroy('sid-1');
+    expect(await tokenStore.get('sid-1')).toBeUndefined();
+    expect(await tokenStore.takeExpired(10)).toEqual([]);
+  });
+
+  it('keeps the session and its token set on one lifetime through set and touch', async () => {
+    const tokenStore = new TokenStore(backend, createSealer([SECRET]));
+    const data = sessionData();
+    await tokenStore.set('sid-1', tokenSet('refresh-1'), 8 * HOUR);
+    await set('sid-1', data);
+    clock.advance(20 * MINUTE);
+    await touch('sid-1', data);
+    const sess = await backend.expiresAt(storageKey('sess', 'sid-1'));
+    expect(sess).toBe(clock.now() + lifetime.idleMs);
+    expect(await backend.expiresAt(storageKey('tokens', 'sid-1'))).toBe(sess);
   });
 
   it('forgets a destroyed session', async () => {
