@@ -277,3 +277,42 @@ describe('SIGTERM', () => {
     expect(app.output().out).toContain('cutting requests still in flight');
   });
 });
+
+describe('SIGTERM to npm itself', () => {
+  it('reaches the app: `npm start` stopped by an orchestrator or a test harness leaves nothing listening', async () => {
+    const [port, identityPort, creatioPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    // Its own process group, so whatever npm leaves behind can be killed by the group's id after the test.
+    const npm = spawn('npm', ['start'], {
+      cwd: root,
+      detached: true,
+      env: cleanEnv({
+        PORT: String(port),
+        SANDBOX_IDENTITY_PORT: String(identityPort),
+        SANDBOX_CREATIO_PORT: String(creatioPort),
+        SESSION_STORE: 'memory',
+        SESSION_SECRET: 'start-test-secret-'.padEnd(40, 'x'),
+      }),
+    });
+    let out = '';
+    npm.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    try {
+      await waitFor(() => out.includes('listening on'), 'the start banner', 60_000);
+      npm.kill('SIGTERM');
+      await exitOf(npm);
+      // npm runs the script through sh; without `exec` there, sh died and the app kept running, orphaned.
+      const stillListening = new Promise<string>((resolve) =>
+        setTimeout(() => resolve('still listening'), 15_000),
+      );
+      expect(await Promise.race([refused(port), stillListening])).toBe('ECONNREFUSED');
+      await waitFor(() => out.includes('"msg":"shut down"'), 'the shutdown log line');
+    } finally {
+      if (npm.pid) {
+        try {
+          process.kill(-npm.pid, 'SIGKILL');
+        } catch {} // the group is already gone: the good case
+      }
+    }
+  }, 90_000);
+});
