@@ -24,6 +24,8 @@ import type { SessionStorage } from './storage.ts';
 const MAX_TOUCH_INTERVAL_MS = 60_000;
 /** Remembered touch times; past this many, the stale ones are dropped (a forgotten one costs one extra touch). */
 const TOUCH_MEMORY = 10_000;
+/** Cookie values whose signature was checked; past this many, the oldest is forgotten (and checked again). */
+const VERIFIED_MEMORY = 10_000;
 
 /** express-session's signed value: `s:` + cookie-signature's `<id>.<base64 HMAC-SHA256>`. */
 export function unsignSessionCookie(value: string, secrets: readonly string[]): string | undefined {
@@ -46,6 +48,18 @@ export function createApiSessionReader(
   const idleMs = storage.lifetime.idleMs;
   const touchEveryMs = Math.min(MAX_TOUCH_INTERVAL_MS, idleMs / 4);
   const lastTouched = new Map<string, number>();
+  /** Signed cookie value → session id, for values that verified: the HMAC is computed once per cookie, not per call. */
+  const verified = new Map<string, string>();
+
+  function sessionIdOf(raw: string): string | undefined {
+    const known = verified.get(raw);
+    if (known !== undefined) return known;
+    const id = unsignSessionCookie(raw, secrets);
+    if (id === undefined) return undefined;
+    if (verified.size >= VERIFIED_MEMORY) verified.delete(verified.keys().next().value!);
+    verified.set(raw, id);
+    return id;
+  }
 
   function load(sessionId: string): Promise<SessionData | null | undefined> {
     return new Promise((resolve, reject) =>
@@ -80,7 +94,7 @@ export function createApiSessionReader(
     const header = req.headers.cookie;
     if (header === undefined) return next();
     const raw = parseCookies(header)[cookieName];
-    const sessionId = raw === undefined ? undefined : unsignSessionCookie(raw, secrets);
+    const sessionId = raw === undefined ? undefined : sessionIdOf(raw);
     if (sessionId === undefined) return next();
 
     const data = await load(sessionId); // a store failure goes to the error handler as the store reported it
