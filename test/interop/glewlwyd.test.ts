@@ -13,7 +13,12 @@ import { demoUsers } from '../../sandbox/users.ts';
 import { startGlewlwyd } from '../support/glewlwyd.ts';
 import { describeInteropScenarios } from './scenarios.ts';
 
-/** The password form on a first visit; the consent page (tick every scope) or "Continue" on later ones. */
+/**
+ * glewlwyd's login is one JavaScript app that re-renders as it learns the session's state — the password form, then
+ * the consent page (scopes not granted yet) or "Continue" (granted before), sometimes one briefly before the other.
+ * So act on whatever is showing until the browser has left for the app, rather than assume an order it does not
+ * promise (a click on a button that a re-render removed would wait for it forever).
+ */
 async function signInOnGlewlwydPages(
   page: Page,
   user: { username: string; password: string },
@@ -21,21 +26,28 @@ async function signInOnGlewlwydPages(
   until: (url: URL) => boolean,
 ): Promise<void> {
   const username = page.locator('#username');
+  const ungranted = page.locator('input[id^="grant-"]:not(:checked)');
   const grant = page.getByRole('button', { name: 'Grant access' });
   const proceed = page.getByRole('button', { name: 'Continue' });
-  await username.or(grant).or(proceed).first().waitFor();
-  if (await username.isVisible()) {
-    await username.fill(user.username);
-    await page.locator('#password').fill(user.password);
-    await page.locator('#loginbut').click();
-    await grant.or(proceed).first().waitFor();
+  const deadline = Date.now() + 30_000;
+  let passwordSent = false;
+  while (!until(new URL(page.url()))) {
+    if (Date.now() > deadline)
+      throw new Error(`glewlwyd sign-in did not finish; the browser is at ${page.url()}`);
+    const act = { timeout: 2000 };
+    if (!passwordSent && (await username.isVisible())) {
+      await username.fill(user.username, act);
+      await page.locator('#password').fill(user.password, act);
+      await page.locator('#loginbut').click(act);
+      passwordSent = true;
+    } else if ((await grant.isVisible()) && (await ungranted.count()) > 0) {
+      for (const box of await ungranted.all()) await box.check(act).catch(() => undefined);
+      await grant.click(act).catch(() => undefined);
+    } else if (await proceed.isVisible()) {
+      await proceed.click(act).catch(() => undefined);
+    }
+    await page.waitForURL(until, { timeout: 500 }).catch(() => undefined);
   }
-  if (await grant.isVisible()) {
-    for (const box of await page.locator('input[id^="grant-"]').all()) await box.check();
-    await grant.click();
-  }
-  await proceed.click();
-  await page.waitForURL(until);
 }
 
 describeInteropScenarios('glewlwyd', async (appUrl) => {
