@@ -33,10 +33,12 @@ export function startExpirySweep(deps: {
   let running: Promise<number> | undefined;
 
   async function sweep(): Promise<number> {
+    // Discovery first (cached once it succeeded): while the Identity Service is unreachable, nothing is taken out
+    // of the store, so those token sets wait for a later round instead of being dropped unrevoked.
+    const configuration = await deps.oidc.getConfiguration();
     const expired = await storage.tokens.takeExpired(BATCH);
     const refreshTokens = expired.flatMap((set) => (set.refreshToken ? [set.refreshToken] : []));
     if (refreshTokens.length === 0) return 0;
-    const configuration = await deps.oidc.getConfiguration();
     let failed = 0;
     for (const token of refreshTokens) {
       // One at a time: the sweep is background work and must not compete with sign-ins for the Identity Service.
