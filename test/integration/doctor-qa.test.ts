@@ -343,6 +343,18 @@ describe('the command line', () => {
     });
   });
 
+  it('`npm run doctor -- --env-file` naming a missing file is one line and exit 2, from the doctor itself', async () => {
+    const missing = join(dir, 'no-such.env');
+    const child = await spawn('npm', ['run', '--silent', 'doctor', '--', '--env-file', missing], {});
+    // Node 20 read --env-file anywhere on its command line, after the script name too: it exited 9 with
+    // "node: … not found" before the doctor ran (and loaded an existing file into the doctor's own environment).
+    expect(child).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: `--env-file ${missing}: no such file. See npm run doctor -- --help\n`,
+    });
+  });
+
   it('the documented `npm run --silent doctor -- --json` prints only JSON; without --silent npm spoils it', async () => {
     const [silent, loud] = await Promise.all([
       spawn('npm', ['run', '--silent', 'doctor', '--', '--json'], harness.env),
