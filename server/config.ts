@@ -208,6 +208,11 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: optional(integer(0, 600_000, '5000')),
 });
 
+/** Every variable the app reads (NODE_ENV aside): `.env.example` documents each one (test/unit/config.test.ts). */
+export const configVariables: readonly string[] = Object.keys(envSchema.shape).filter(
+  (name) => name !== 'NODE_ENV',
+);
+
 function withoutTrailingSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }

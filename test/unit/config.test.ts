@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type Env, loadConfig, maskSecret, startModeOf } from '../../server/config.ts';
+import {
+  ConfigError,
+  configVariables,
+  type Env,
+  loadConfig,
+  maskSecret,
+  startModeOf,
+} from '../../server/config.ts';
 
 const SECRET_A = `${'a'.repeat(32)}first-rotation-secret`;
 const SECRET_B = `${'b'.repeat(32)}second-rotation-secret`;
@@ -421,5 +429,13 @@ describe('TRUST_PROXY', () => {
     expect(load({ TRUST_PROXY: 'loopback, 10.0.0.0/8, ::1, 192.168.0.0/255.255.0.0' }).trustProxy).toBe(
       'loopback, 10.0.0.0/8, ::1, 192.168.0.0/255.255.0.0',
     );
+  });
+});
+
+describe('.env.example', () => {
+  it('lists every variable the app reads', () => {
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8').split('\n');
+    const missing = configVariables.filter((name) => !example.some((text) => text.startsWith(`${name}=`)));
+    expect(missing).toEqual([]);
   });
 });
