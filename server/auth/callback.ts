@@ -55,7 +55,7 @@ function authorizationError(error: string, description: string | undefined, deps
       return new BffError(ErrorCode.AccessDenied, {
         message:
           'Creatio denied access: the sign-in was cancelled, or your user is not one of the permitted users of this application.',
-        hint: `If you did not cancel, ask your Creatio administrator to add your user to "Permitted users" of the integrated application with Client Id ${deps.config.clientId} (System Designer → OAuth 2.0 integrated applications) and to check that the application is Active; then sign in again.`,
+        hint: `Sign in again if you cancelled. Otherwise ask your Creatio administrator to add your user to "Permitted users" of the integrated application with Client Id ${deps.config.clientId} (System Designer → OAuth 2.0 integrated applications) and to check that the application is Active.`,
         logDetail,
       });
     case 'invalid_client':

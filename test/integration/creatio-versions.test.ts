@@ -186,6 +186,18 @@ describe('permitted users and redirect-URI case', () => {
     }
   });
 
+  it('checks the nonce whenever an ID token comes back: one issued for another nonce is refused', async () => {
+    const agent = h.agent();
+    const login = await agent.get('/auth/login').expect(302);
+    const authorize = new URL(login.headers.location as string);
+    // The same request with another nonce: state and PKCE still match this browser's transaction.
+    authorize.searchParams.set('nonce', 'a-nonce-this-login-never-sent-xxxxxxxx');
+    const callback = await completeSandboxLogin(authorize.href, alice);
+    const page = await agent.get(`${callback.pathname}${callback.search}`).expect(400);
+    expect(page.text).toContain('failed a security check');
+    await agent.get('/auth/session').expect(200, { authenticated: false });
+  });
+
   it('explains invalid_grant after a redirect URI that differs from the registered one only in case', async () => {
     const app = await appWith(h, { OAUTH_REDIRECT_URI: `${h.baseUrl}/Auth/Callback` });
     try {
