@@ -10,7 +10,8 @@
  *      `name` and `email` are read from it;
  *   4. Creatio itself: `POST <CREATIO_URL>/0/ServiceModel/UserInfoService.svc/GetCurrentUserInfo` with the token as
  *      bearer (the service Creatio's own UI and clio use; without `/0` on .NET 8, like OData).
- * Each source fills only what the earlier ones left open; a failing source is logged and skipped.
+ * Each source fills only what the earlier ones left open (Creatio is asked only while `sub` or the name is still
+ * missing); a failing source is logged and skipped.
  */
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
@@ -104,7 +105,9 @@ export async function identifyUser(sources: IdentitySources): Promise<SessionUse
     }
   }
 
-  if (!complete(user)) {
+  // A round trip to Creatio only when the person would otherwise be nameless: an e-mail address is nice to show,
+  // not worth delaying every sign-in for.
+  if (!user.sub || !user.name) {
     await fromCreatio(sources).then((info) => fill(user, info), skipped("Creatio's current-user service"));
   }
 

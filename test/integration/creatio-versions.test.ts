@@ -67,6 +67,9 @@ describe.each([
     await agent.get(`${callback.pathname}${callback.search}`).expect(302);
     const session = await agent.get('/auth/session').expect(200);
     expect(session.body.user).toEqual({ sub: alice.sub, name: alice.name, email: alice.email });
+    // Without an ID token or userinfo, Creatio itself named her; with them, Creatio was not asked.
+    const askedCreatio = h.sandbox.stats.creatioRequests.some((r) => r.url.includes('GetCurrentUserInfo'));
+    expect(askedCreatio).toBe(refuseOpenId);
 
     const home = await agent.get('/').expect(200);
     expect(home.text).toContain(alice.name);
