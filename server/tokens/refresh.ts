@@ -81,10 +81,21 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
    * user signs in afresh — keeping it would re-send a dead token on every request. Only no answer, a 5xx, 408 or 429
    * is an outage worth waiting out with the session kept.
    */
-  async function refreshFailed(sessionId: string, cause: unknown): Promise<never> {
+  async function refreshFailed(sessionId: string, sent: TokenSet, cause: unknown): Promise<string> {
     if (cause instanceof BffError) throw cause; // discovery failed: already classified by auth/client.ts
     const answer = tokenEndpointAnswer(cause);
     if (answer && isRefusal(answer)) {
+      // Refused because someone else already spent it? Only when the lock could not keep them out (a Redis
+      // failover, an instance stalled past its lease) — and then their new set is in the store: use it rather
+      // than sign the user out.
+      const stored = await storage.tokens.get(sessionId);
+      if (stored && stored.refreshToken !== sent.refreshToken && !needsRefresh(stored, now())) {
+        logger.warn(
+          { session: sessionRef(sessionId), detail: describeAnswer(answer) },
+          'refresh refused, but another refresh had stored a new token set: using it',
+        );
+        return stored.accessToken;
+      }
       return loginRequired(sessionId, `refresh_token grant refused: ${describeAnswer(answer)}`, cause);
     }
     throw new BffError(ErrorCode.IdentityServiceUnavailable, {
@@ -112,7 +123,7 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
       response = await oidc.refreshTokenGrant(configuration, current.refreshToken);
     } catch (cause) {
       metrics.refresh(refreshOutcome(cause));
-      return refreshFailed(sessionId, cause);
+      return refreshFailed(sessionId, current, cause);
     }
     metrics.refresh('ok');
     const next = toTokenSet(response, current, now());

@@ -16,6 +16,8 @@ import { openSessionStorage, type SessionStorage } from '../../server/session/st
 import { createTokenRefresher, type TokenRefresher } from '../../server/tokens/refresh.ts';
 
 interface ScriptedAnswer {
+  /** Runs before the answer is sent: what happens elsewhere while this refresh is in flight. */
+  meanwhile?: () => Promise<void>;
   status: number;
   contentType?: string;
   body: string;
@@ -47,7 +49,8 @@ beforeAll(async () => {
     if (req.url === '/token') {
       refreshGrants++;
       req.resume();
-      req.on('end', () => {
+      req.on('end', async () => {
+        await answer.meanwhile?.();
         res.writeHead(answer.status, {
           ...(answer.contentType ? { 'content-type': answer.contentType } : {}),
           ...answer.headers,
@@ -155,5 +158,29 @@ describe('an Identity Service that did not really answer keeps the session (iden
       code: ErrorCode.IdentityServiceUnavailable,
       kept: true,
     });
+  });
+});
+
+describe('a refusal after another refresh already stored a new set (the lock could not keep it out)', () => {
+  it('uses the new set instead of signing the user out', async () => {
+    const sessionId = await expiredSession();
+    const now = Date.now();
+    const theirs = {
+      accessToken: 'access-token-from-the-other-instance',
+      refreshToken: 'rotated-refresh-token',
+      idToken: undefined,
+      expiresAt: now + 3_600_000,
+      receivedAt: now,
+      scope: undefined,
+    };
+    answer = {
+      // Another instance (its lease lost in a Redis failover) refreshed first and stored its set; ours is refused.
+      meanwhile: () => storage.tokens.set(sessionId, theirs, 60_000),
+      status: 400,
+      contentType: json,
+      body: '{"error":"invalid_grant"}',
+    };
+    expect(await refresher.getFreshAccessToken(sessionId)).toBe(theirs.accessToken);
+    expect(await storage.tokens.get(sessionId)).toEqual(theirs);
   });
 });
