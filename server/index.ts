@@ -82,6 +82,7 @@ async function main(): Promise<void> {
     if (sandbox) {
       lines.push(
         `Sandbox: Identity Service ${sandbox.identityServiceUrl}, Creatio ${sandbox.creatioUrl}`,
+        `Sandbox application: ${config.clientId}${config.clientSecret === undefined ? ' (public, PKCE only)' : ''}, scopes ${config.scopes.join(' ')}`,
         'Demo users (sign in at the URL above):',
         ...sandbox.users.map(
           (u) => `  ${u.username.padEnd(6)} / ${u.password.padEnd(11)}  ${u.name} <${u.email}>`,

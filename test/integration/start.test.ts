@@ -81,6 +81,10 @@ describe('npm start', () => {
     expect(out).toContain(`http://localhost:${port}`);
     expect(out).toMatch(/alice\s+\/\s+alice-demo/);
     expect(out).toMatch(/bob\s+\/\s+bob-demo/);
+    // The sandbox's application and the scopes it needs, ApplicationAccess_<id> included: what a .env would copy.
+    expect(out).toMatch(
+      /Sandbox application: creatio-oauth-bff-sandbox, scopes openid .*ApplicationAccess_[0-9a-f]{32}/,
+    );
 
     const base = `http://127.0.0.1:${port}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
