@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     fail([
       describeListenError(
         e,
-        'The sandbox could not start (SANDBOX_IDENTITY_PORT 5000 / SANDBOX_CREATIO_PORT 5001)',
+        `The sandbox could not start (SANDBOX_IDENTITY_PORT ${env.SANDBOX_IDENTITY_PORT || 5000} / SANDBOX_CREATIO_PORT ${env.SANDBOX_CREATIO_PORT || 5001})`,
       ),
     ]);
   }

@@ -3,7 +3,8 @@
  * brings up the sandbox and prints the demo users; a bad configuration stops it with one line per problem.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseSetCookie } from 'cookie';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -147,6 +148,29 @@ describe('npm start', () => {
     ]);
     expect(err).not.toMatch(/\n\s+at /);
     expect(err + out).not.toContain('a-client-secret-that-must-not-be-printed');
+  });
+
+  it('names the sandbox port that is taken, as configured, in one line and exit 1', async () => {
+    const taken = createServer();
+    const takenPort = await new Promise<number>((resolve) =>
+      taken.listen(0, '127.0.0.1', () => resolve((taken.address() as AddressInfo).port)),
+    );
+    try {
+      const [port, creatioPort] = await Promise.all([freePort(), freePort()]);
+      const { child, output } = start({
+        PORT: String(port),
+        SANDBOX_IDENTITY_PORT: String(takenPort),
+        SANDBOX_CREATIO_PORT: String(creatioPort),
+        SESSION_STORE: 'memory',
+      });
+      expect(await exitOf(child)).toBe(1);
+      // It named the defaults 5000/5001 whatever was configured: the user looked at the wrong port.
+      expect(output().err.trim().split('\n').at(-1)).toBe(
+        `The sandbox could not start (SANDBOX_IDENTITY_PORT ${takenPort} / SANDBOX_CREATIO_PORT ${creatioPort}): the port is in use by another program; stop it or choose another port.`,
+      );
+    } finally {
+      taken.close();
+    }
   });
 
   it('never starts the sandbox in production: neither IDENTITY_SERVICE_URL nor CREATIO_URL is one clear line', async () => {
