@@ -85,19 +85,20 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Bff
   app.locals.appName = 'Creatio OAuth BFF';
   app.locals.sandbox = config.sandbox;
 
+  const sessionRef = createSessionRef(config.sessionSecrets[0]!);
   // First: every request gets its id and its one log line, whatever answers it.
   const proxyMounts = config.proxyAllow.map((family) => resolveCreatioBase(config, family).publicPath);
   app.use(
     createRequestLog({
       logger,
       metrics,
-      sessionRef: createSessionRef(config.sessionSecrets[0]!),
+      sessionRef,
       routePattern: createRoutePatterns(app, [...proxyMounts, '/api', '/static']),
     }),
   );
   // Then /api, the hot path: its own guards, headers and session reader; helmet, static and express-session below
   // never run for it.
-  const api = createApiRouter({ config, storage, oidc, logger, metrics });
+  const api = createApiRouter({ config, storage, oidc, logger, metrics, sessionRef });
   app.use('/api', api);
 
   app.use(createSecurityHeaders(config));

@@ -17,6 +17,7 @@ import type { OidcClient } from '../auth/client.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { SessionRef } from '../observability/session-ref.ts';
 import { requireCsrfHeader } from '../security/csrf.ts';
 import { createApiSecurityHeaders } from '../security/headers.ts';
 import { requireApiSession } from '../security/require-session.ts';
@@ -38,6 +39,8 @@ export interface ApiDeps {
   readonly refreshLock?: RefreshLock;
   /** Refresh grants and upstream exchanges by outcome; nothing is counted when absent. */
   readonly metrics?: Metrics;
+  /** Session references in the refresher's log lines, as in the request log. */
+  readonly sessionRef?: SessionRef;
 }
 
 export type ApiRouter = Router & {
@@ -65,6 +68,7 @@ export function createApiRouter(deps: ApiDeps): ApiRouter {
     logger,
     lock: deps.refreshLock,
     metrics: deps.metrics,
+    sessionRef: deps.sessionRef,
   });
   const shared = {
     pool,

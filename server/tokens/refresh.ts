@@ -15,6 +15,7 @@ import { describeAnswer, isRefusal, tokenEndpointAnswer } from '../auth/token-en
 import { BffError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { type Metrics, noopMetrics, refreshOutcome } from '../observability/metrics.ts';
+import type { SessionRef } from '../observability/session-ref.ts';
 import { endSession } from '../session/end-session.ts';
 import type { SessionStorage } from '../session/storage.ts';
 import { type TokenSet, toTokenSet } from '../session/token-store.ts';
@@ -29,6 +30,8 @@ export interface TokenRefresherDeps {
   readonly now?: () => number;
   /** Grants by outcome; nothing is counted when absent. */
   readonly metrics?: Metrics;
+  /** The log lines' session reference, the same as the request log's (observability/session-ref.ts). */
+  readonly sessionRef?: SessionRef;
 }
 
 export interface FreshTokenOptions {
@@ -66,12 +69,13 @@ export function sessionRef(sessionId: string): string {
 
 export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
   const { storage, logger, metrics = noopMetrics } = deps;
+  const ref = deps.sessionRef ?? sessionRef;
   const lock = deps.lock ?? storage.refreshLock;
   const now = deps.now ?? Date.now;
 
   async function loginRequired(sessionId: string, logDetail: string, cause?: unknown): Promise<never> {
     await endSession(storage, sessionId);
-    logger.info({ session: sessionRef(sessionId), detail: logDetail }, 'session ended: sign-in required');
+    logger.info({ session: ref(sessionId), detail: logDetail }, 'session ended: sign-in required');
     throw new BffError(ErrorCode.LoginRequired, { cause, logDetail });
   }
 
@@ -91,7 +95,7 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
       const stored = await storage.tokens.get(sessionId);
       if (stored && stored.refreshToken !== sent.refreshToken && !needsRefresh(stored, now())) {
         logger.warn(
-          { session: sessionRef(sessionId), detail: describeAnswer(answer) },
+          { session: ref(sessionId), detail: describeAnswer(answer) },
           'refresh refused, but another refresh had stored a new token set: using it',
         );
         return stored.accessToken;
@@ -133,7 +137,7 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
     await storage.tokens.set(sessionId, next, remainingMs);
     logger.debug(
       {
-        session: sessionRef(sessionId),
+        session: ref(sessionId),
         expiresInSeconds: Math.round((next.expiresAt - next.receivedAt) / 1000),
       },
       'access token refreshed',

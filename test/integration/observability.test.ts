@@ -148,6 +148,33 @@ describe('signed in, making calls', () => {
   });
 });
 
+describe('a refresh the Identity Service refuses', () => {
+  it('is counted as refused, and its log line names the session as the request line does', async () => {
+    const carol = h.agent();
+    const session = await h.signIn(carol, 'carol');
+    const tokens = await h.bff.storage.tokens.get(session.sessionId);
+    await h.bff.storage.tokens.set(
+      session.sessionId,
+      { ...tokens!, expiresAt: Date.now() - 1000, refreshToken: 'not-a-refresh-token-we-issued' },
+      h.bff.storage.lifetime.maxMs,
+    );
+    const res = await carol
+      .get('/api/odata/Account?$top=1')
+      .set('X-CSRF', '1')
+      .set('X-Request-Id', 'ops-refused');
+    expect(res.status).toBe(401);
+
+    const lines = logged.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const request = lines.find((l) => l.msg === 'request' && l.reqId === 'ops-refused');
+    const ended = lines.find((l) => l.msg === 'session ended: sign-in required');
+    expect(request?.session).toEqual(expect.any(String));
+    expect(ended?.session).toBe(request?.session);
+    expect((await h.agent().get('/metrics')).text).toMatch(
+      /^bff_token_refreshes_total\{outcome="refused"\} 1$/m,
+    );
+  });
+});
+
 describe('GET /metrics', () => {
   it('serves the Prometheus text format with the BFF metrics and Node default metrics', async () => {
     const res = await h.agent().get('/metrics');
