@@ -146,15 +146,16 @@ function exchangeError(cause: unknown, deps: AuthDeps): BffError {
       logDetail,
     });
   }
+  // openid-client says "invalid response encountered"; the missing property is named in its cause.
   if (
     (cause as { code?: unknown })?.code === 'OAUTH_INVALID_RESPONSE' &&
-    /"id_token"/.test((cause as Error).message)
+    /"id_token"/.test(`${(cause as Error).message} ${((cause as Error).cause as Error | undefined)?.message}`)
   ) {
     return new BffError(ErrorCode.InvalidCallback, {
       cause,
       message: 'The Identity Service sent no ID token although the openid scope was requested.',
       hint: 'Remove openid from OAUTH_SCOPES: sign-in works without an ID token (the user is then named by userinfo, the access token or Creatio).',
-      logDetail: `callback validation failed: ${(cause as Error).message}`,
+      logDetail: 'the token response has no id_token although openid was requested',
     });
   }
   if (

@@ -4,6 +4,7 @@
  * clients, the `ApplicationAccess_<id>` scope, "Permitted users" and IdentityServer's redirect-URI matching.
  * Sign-in, the UI, the API and sign-out run in all four layout × ID-token combinations.
  */
+import * as oidc from 'openid-client';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BFF_APPLICATION_ACCESS_SCOPE, type SandboxLayout, startSandbox } from '../../sandbox/index.ts';
@@ -199,6 +200,27 @@ describe('permitted users and redirect-URI case', () => {
     const page = await agent.get(`${callback.pathname}${callback.search}`).expect(400);
     expect(page.text).toContain('failed a security check');
     await agent.get('/auth/session').expect(200, { authenticated: false });
+  });
+
+  it('says to remove openid when it was asked for and the token response brings no ID token', async () => {
+    const app = await appWith(h, {});
+    try {
+      // An Identity Service that grants openid's absence silently: the sandbox's answer without its id_token.
+      const configuration = await app.oidc.getConfiguration();
+      const tokenEndpoint = configuration.serverMetadata().token_endpoint;
+      configuration[oidc.customFetch] = async (url, options) => {
+        const response = await fetch(url, options as RequestInit);
+        if (url !== tokenEndpoint || !response.ok) return response;
+        const { id_token: _dropped, ...rest } = (await response.json()) as Record<string, unknown>;
+        return Response.json(rest, { status: response.status, headers: response.headers });
+      };
+      const page = await signInThrough(supertest.agent(app.app));
+      expect(page.status).toBe(400);
+      expect(page.text).toContain('sent no ID token although the openid scope was requested');
+      expect(page.text).toContain('Remove openid from OAUTH_SCOPES');
+    } finally {
+      await app.close();
+    }
   });
 
   it('explains invalid_grant after a redirect URI that differs from the registered one only in case', async () => {
