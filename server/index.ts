@@ -52,7 +52,15 @@ async function main(): Promise<void> {
     process.stderr.write(`Warning: ${warning}\n`);
     logger.warn(warning);
   }
-  const bff = await createApp(config, { logger });
+  const bff = await createApp(config, { logger }).catch((err: Error) =>
+    // The session store is opened here; a SQLite path that is a directory, a file of another kind or not writable
+    // is a configuration problem, said in one line like the others, not a stack trace.
+    fail([
+      config.sessionStore.kind === 'sqlite'
+        ? `SESSION_STORE: cannot open the SQLite file ${config.sessionStore.path} (${err.message}); check the path and its permissions, e.g. SESSION_STORE=sqlite:./data/sessions.db`
+        : `The app could not start: ${err.message}`,
+    ]),
+  );
   // METRICS_PORT: /metrics on a port of its own, for the scraper only; closed with the app (no long requests there).
   const metricsServer = bff.metricsApp && createServer(bff.metricsApp);
   metricsServer?.on('error', (err: NodeJS.ErrnoException) => {

@@ -3,8 +3,11 @@
  * brings up the sandbox and prints the demo users; a bad configuration stops it with one line per problem.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSetCookie } from 'cookie';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -148,6 +151,30 @@ describe('npm start', () => {
     ]);
     expect(err).not.toMatch(/\n\s+at /);
     expect(err + out).not.toContain('a-client-secret-that-must-not-be-printed');
+  });
+
+  it('a SQLite session file that cannot be opened is one SESSION_STORE line and exit 1, not a stack trace', async () => {
+    const notADatabase = join(mkdtempSync(join(tmpdir(), 'start-sqlite-')), 'notes.txt');
+    writeFileSync(notADatabase, 'not a database, and a file where a directory is expected\n'.repeat(100));
+    for (const path of [notADatabase, `${notADatabase}/sessions.db`]) {
+      const { child, output } = start({
+        PORT: String(await freePort()),
+        IDENTITY_SERVICE_URL: 'http://127.0.0.1:9',
+        CREATIO_URL: 'http://127.0.0.1:9',
+        OAUTH_CLIENT_ID: 'client',
+        OAUTH_SCOPES: 'openid offline_access ApplicationAccess_0',
+        SESSION_SECRET: 'start-test-secret-'.padEnd(40, 'x'),
+        SESSION_STORE: `sqlite:${path}`,
+      });
+      expect(await exitOf(child)).toBe(1);
+      const { err } = output();
+      expect(err.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          new RegExp(`^SESSION_STORE: cannot open the SQLite file ${path} \\(.+\\); .*e\\.g\\. `),
+        ),
+      ]);
+      expect(err).not.toMatch(/\n\s+at /);
+    }
   });
 
   it('names the sandbox port that is taken, as configured, in one line and exit 1', async () => {
