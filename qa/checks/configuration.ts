@@ -10,7 +10,8 @@ function maskStore(config: Config): string {
   if (store.kind === 'memory') return 'memory';
   if (store.kind === 'sqlite') return `sqlite:${store.path}`;
   const url = new URL(store.url);
-  if (url.password) url.password = '••••';
+  // ASCII: a URL percent-encodes anything else in its userinfo (•••• came out as %E2%80%A2…).
+  if (url.password) url.password = '****';
   return url.href;
 }
 
