@@ -7,7 +7,13 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoUser, findUserByUsername } from '../../sandbox/users.ts';
-import { launchBrowser, screenshotBothWidths, signInOnSandboxPage, VIEWPORTS } from '../support/browser.ts';
+import {
+  callApiFromPage,
+  launchBrowser,
+  screenshotBothWidths,
+  signInOnSandboxPage,
+  VIEWPORTS,
+} from '../support/browser.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
 
 /** Short, so the "Creatio does not answer" test needs to wait only briefly. */
@@ -44,22 +50,6 @@ async function waitForTable(page: Page): Promise<void> {
   await page.locator('#accounts-region[aria-busy="false"]').waitFor({ state: 'attached' });
 }
 
-/** Calls the API from inside the page, as the page's own scripts do. */
-function callApi(page: Page, path: string, init: { method?: string; body?: unknown } = {}) {
-  return page.evaluate(
-    async ({ path, method, body }) => {
-      const response = await fetch(path, {
-        method,
-        headers: { 'X-CSRF': '1', 'Content-Type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : null };
-    },
-    { path, method: init.method ?? 'GET', body: init.body },
-  );
-}
-
 describe('two people in two browser contexts', () => {
   it('each sees only their own accounts, and cannot change the other one’s', async () => {
     const [asAlice, asBob] = await Promise.all([openAccountsAs(alice), openAccountsAs(bob)]);
@@ -72,12 +62,12 @@ describe('two people in two browser contexts', () => {
       expect(await asAlice.page.getByTestId('header-user-name').textContent()).toBe(alice.name);
       expect(await asBob.page.getByTestId('header-user-name').textContent()).toBe(bob.name);
 
-      const owners = await callApi(asAlice.page, '/api/odata/Account?$select=OwnerId&$top=1000');
+      const owners = await callApiFromPage(asAlice.page, '/api/odata/Account?$select=OwnerId&$top=1000');
       expect(new Set(owners.body.value.map((row: { OwnerId: string }) => row.OwnerId))).toEqual(
         new Set([alice.sub]),
       );
 
-      const created = await callApi(asAlice.page, '/api/odata/Account', {
+      const created = await callApiFromPage(asAlice.page, '/api/odata/Account', {
         method: 'POST',
         body: { Name: `Alice private ${Date.now()}` },
       });
@@ -86,12 +76,12 @@ describe('two people in two browser contexts', () => {
 
       await asBob.page.getByLabel('Search by name').fill(created.body.Name);
       await expect.poll(() => asBob.page.locator('#accounts-empty').isVisible()).toBe(true);
-      const bobPatch = await callApi(asBob.page, `/api/odata/Account(${id})`, {
+      const bobPatch = await callApiFromPage(asBob.page, `/api/odata/Account(${id})`, {
         method: 'PATCH',
         body: { Name: 'Taken over by Bob' },
       });
       expect(bobPatch.status).toBe(404);
-      const stillAlices = await callApi(asAlice.page, `/api/odata/Account(${id})?$select=Name`);
+      const stillAlices = await callApiFromPage(asAlice.page, `/api/odata/Account(${id})?$select=Name`);
       expect(stillAlices.body.Name).toBe(created.body.Name);
     } finally {
       await Promise.all([asAlice.context.close(), asBob.context.close()]);
@@ -146,7 +136,10 @@ describe('the OData explorer', () => {
 
   it('renders data from Creatio as text, never as markup', async () => {
     const payload = '<img src=x onerror="window.__injected=1">Evil & Co';
-    const created = await callApi(page, '/api/odata/Account', { method: 'POST', body: { Name: payload } });
+    const created = await callApiFromPage(page, '/api/odata/Account', {
+      method: 'POST',
+      body: { Name: payload },
+    });
     expect(created.status).toBe(201);
 
     await page.getByLabel('Collection').selectOption('Account');

@@ -8,6 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoUser, findUserByUsername } from '../../sandbox/users.ts';
 import {
+  callApiFromPage,
   launchBrowser,
   readBrowserVisibleState,
   screenshotBothWidths,
@@ -55,17 +56,6 @@ async function waitForList(page: Page): Promise<void> {
   await page.locator('#sessions-region[aria-busy="false"]').waitFor({ state: 'attached' });
 }
 
-function callApi(page: Page, path: string, method = 'GET') {
-  return page.evaluate(
-    async ({ path, method }) => {
-      const response = await fetch(path, { method, headers: { 'X-CSRF': '1' } });
-      const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : null };
-    },
-    { path, method },
-  );
-}
-
 describe('your sessions', () => {
   it('alice sees both her sessions, signs the other one out, and that browser is signed out', async () => {
     const laptop = await openSessionsAs(alice);
@@ -94,7 +84,7 @@ describe('your sessions', () => {
     const sessionCookie = cookies.find((c) => c.name === harness.config.cookie.name);
     const sessionId = sessionIdFromCookie(`${sessionCookie?.name}=${sessionCookie?.value}`);
     const visible = await readBrowserVisibleState(laptop.page);
-    const listed = await callApi(laptop.page, '/auth/sessions');
+    const listed = await callApiFromPage(laptop.page, '/auth/sessions');
     expect(JSON.stringify(visible)).not.toContain(sessionId);
     expect(JSON.stringify(listed.body)).not.toContain(sessionId);
 
@@ -115,29 +105,31 @@ describe('your sessions', () => {
     await screenshotBothWidths(laptop.page, 'sessions-alone');
 
     // The phone's next API call: 401; it is signed out (a page would send it through sign-in again).
-    expect((await callApi(phone.page, '/api/odata/Account?$top=1')).status).toBe(401);
-    expect((await callApi(phone.page, '/auth/session')).body.authenticated).toBe(false);
+    expect((await callApiFromPage(phone.page, '/api/odata/Account?$top=1')).status).toBe(401);
+    expect((await callApiFromPage(phone.page, '/auth/session')).body.authenticated).toBe(false);
     // The laptop is still signed in.
-    expect((await callApi(laptop.page, '/api/odata/Account?$top=1')).status).toBe(200);
+    expect((await callApiFromPage(laptop.page, '/api/odata/Account?$top=1')).status).toBe(200);
   });
 
   it('bob sees only his own session and cannot end alice’s', async () => {
     const aliceLaptop = await openSessionsAs(alice);
-    const aliceHandles = (await callApi(aliceLaptop.page, '/auth/sessions')).body.sessions.map(
+    const aliceHandles = (await callApiFromPage(aliceLaptop.page, '/auth/sessions')).body.sessions.map(
       (s: { handle: string }) => s.handle,
     );
     const asBob = await openSessionsAs(bob);
-    const listed = await callApi(asBob.page, '/auth/sessions');
+    const listed = await callApiFromPage(asBob.page, '/auth/sessions');
     expect(listed.body.sessions).toHaveLength(1);
     expect(listed.body.sessions[0].current).toBe(true);
     expect(await asBob.page.locator('.session-item').count()).toBe(1);
     expect(await asBob.page.locator('.session-only').textContent()).toContain('signed in nowhere else');
 
     for (const handle of aliceHandles) {
-      const res = await callApi(asBob.page, `/auth/sessions/${encodeURIComponent(handle)}`, 'DELETE');
+      const res = await callApiFromPage(asBob.page, `/auth/sessions/${encodeURIComponent(handle)}`, {
+        method: 'DELETE',
+      });
       expect(res.status).toBe(404);
     }
-    expect((await callApi(aliceLaptop.page, '/api/odata/Account?$top=1')).status).toBe(200);
+    expect((await callApiFromPage(aliceLaptop.page, '/api/odata/Account?$top=1')).status).toBe(200);
   });
 
   it('"Sign out all other sessions" ends every other session and keeps this one', async () => {
@@ -152,7 +144,7 @@ describe('your sessions', () => {
     expect(await first.page.locator('#sessions-notice').textContent()).toMatch(
       /^Signed out \d+ other sessions?\.$/,
     );
-    expect((await callApi(second.page, '/api/odata/Account?$top=1')).status).toBe(401);
-    expect((await callApi(first.page, '/auth/sessions')).body.sessions).toHaveLength(1);
+    expect((await callApiFromPage(second.page, '/api/odata/Account?$top=1')).status).toBe(401);
+    expect((await callApiFromPage(first.page, '/auth/sessions')).body.sessions).toHaveLength(1);
   });
 });

@@ -16,7 +16,13 @@ import { loginBindingCookieName } from '../../server/auth/login-binding.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
 import { type Agent, type Harness, startHarness } from '../support/harness.ts';
-import { completeSandboxLogin } from '../support/sandbox-login.ts';
+import {
+  completeSandboxLogin,
+  expectSignedOut,
+  freshCallback,
+  setCookies,
+  startLogin,
+} from '../support/sandbox-login.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -27,30 +33,6 @@ afterAll(async () => {
 });
 
 const alice = findUserByUsername('alice')!;
-
-/** Starts a login and returns the authorization URL the BFF redirected to. */
-async function startLogin(agent: Agent, returnTo?: string): Promise<URL> {
-  const res = await agent
-    .get('/auth/login')
-    .query(returnTo === undefined ? {} : { returnTo })
-    .expect(302);
-  return new URL(res.headers.location as string);
-}
-
-/** The path + query of a callback the sandbox produced for a fresh login. */
-async function freshCallback(agent: Agent, returnTo?: string): Promise<string> {
-  const callback = await completeSandboxLogin((await startLogin(agent, returnTo)).href, alice);
-  return `${callback.pathname}${callback.search}`;
-}
-
-function setCookies(res: { headers: Record<string, unknown> }): string[] {
-  return ([] as string[]).concat((res.headers['set-cookie'] as string[] | undefined) ?? []);
-}
-
-async function expectSignedOut(agent: Agent): Promise<void> {
-  const res = await agent.get('/auth/session').expect(200);
-  expect(res.body).toEqual({ authenticated: false });
-}
 
 describe('authorization request', () => {
   it('uses the authorization-code flow with PKCE S256, state, nonce and the configured redirect URI', async () => {

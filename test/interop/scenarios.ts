@@ -15,7 +15,13 @@ import { type DemoUser, findUserByUsername } from '../../sandbox/users.ts';
 import { type BffApp, createApp } from '../../server/app.ts';
 import { type Config, loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
-import { backAtApp, JWT_PATTERN, launchBrowser, readBrowserVisibleState } from '../support/browser.ts';
+import {
+  backAtApp,
+  callApiFromPage,
+  JWT_PATTERN,
+  launchBrowser,
+  readBrowserVisibleState,
+} from '../support/browser.ts';
 import { sessionIdFromCookie } from '../support/harness.ts';
 
 export interface InteropProvider {
@@ -44,22 +50,6 @@ function listen(server: Server): Promise<string> {
       resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
     );
   });
-}
-
-/** Calls the BFF from inside the page, as its own scripts do. */
-function callApi(page: Page, path: string, init: { method?: string; body?: unknown } = {}) {
-  return page.evaluate(
-    async ({ path, method, body }) => {
-      const response = await fetch(path, {
-        method,
-        headers: { 'X-CSRF': '1', 'Content-Type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : null };
-    },
-    { path, method: init.method ?? 'GET', body: init.body },
-  );
 }
 
 export function describeInteropScenarios(providerName: string, startProvider: StartProvider): void {
@@ -136,7 +126,7 @@ export function describeInteropScenarios(providerName: string, startProvider: St
       await page.goto(`${baseUrl}/auth/login?returnTo=%2Fexplorer`);
       await provider.signInOnPage(page, alice, baseUrl, backAtApp(baseUrl));
       expect(new URL(page.url()).pathname).toBe('/explorer');
-      const session = await callApi(page, '/auth/session');
+      const session = await callApiFromPage(page, '/auth/session');
       expect(session.body).toMatchObject({
         authenticated: true,
         user: { sub: expect.any(String), name: alice.name, email: alice.email },
@@ -149,10 +139,13 @@ export function describeInteropScenarios(providerName: string, startProvider: St
 
     it('proxies OData to Creatio with the provider’s access token', async () => {
       const name = `Interop ${providerName} ${randomBytes(4).toString('hex')}`;
-      const created = await callApi(page, '/api/odata/Account', { method: 'POST', body: { Name: name } });
+      const created = await callApiFromPage(page, '/api/odata/Account', {
+        method: 'POST',
+        body: { Name: name },
+      });
       expect(created.status).toBe(201);
       const filter = encodeURIComponent(`Name eq '${name}'`);
-      const read = await callApi(page, `/api/odata/Account?$filter=${filter}&$select=Name`);
+      const read = await callApiFromPage(page, `/api/odata/Account?$filter=${filter}&$select=Name`);
       expect(read.status).toBe(200);
       expect(read.body.value).toEqual([expect.objectContaining({ Name: name })]);
     });
@@ -183,22 +176,22 @@ export function describeInteropScenarios(providerName: string, startProvider: St
       await provider.revoke(tokens!.refreshToken!);
       await expireAccessToken();
 
-      const answer = await callApi(page, '/api/odata/Account?$top=1');
+      const answer = await callApiFromPage(page, '/api/odata/Account?$top=1');
       expect(answer).toEqual({ status: 401, body: { error: 'login_required', message: expect.any(String) } });
-      expect((await callApi(page, '/auth/session')).body).toMatchObject({ authenticated: false });
+      expect((await callApiFromPage(page, '/auth/session')).body).toMatchObject({ authenticated: false });
     });
 
     it('signs out through the provider’s end-session endpoint and comes back to the app', async () => {
       await page.goto(`${baseUrl}/auth/login`);
       await provider.signInOnPage(page, alice, baseUrl, backAtApp(baseUrl));
-      expect((await callApi(page, '/auth/session')).body).toMatchObject({ authenticated: true });
+      expect((await callApiFromPage(page, '/auth/session')).body).toMatchObject({ authenticated: true });
       const id = await sessionId();
 
       await page.getByRole('button', { name: 'Sign out' }).click();
       await provider.finishSignOut(page, baseUrl);
 
       expect(new URL(page.url()).origin).toBe(baseUrl);
-      expect((await callApi(page, '/auth/session')).body).toMatchObject({ authenticated: false });
+      expect((await callApiFromPage(page, '/auth/session')).body).toMatchObject({ authenticated: false });
       expect(await bff.storage.tokens.get(id)).toBeUndefined();
     });
 

@@ -5,9 +5,8 @@
  */
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findUserByUsername } from '../../sandbox/users.ts';
 import { type Agent, type Harness, startHarness } from '../support/harness.ts';
-import { completeSandboxLogin } from '../support/sandbox-login.ts';
+import { expectSignedOut, freshCallback, setCookies, startLogin } from '../support/sandbox-login.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -16,32 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-const alice = findUserByUsername('alice')!;
-
-/** Starts a login and returns the authorization URL the BFF redirected to. */
-async function startLogin(agent: Agent, returnTo?: string): Promise<URL> {
-  const res = await agent
-    .get('/auth/login')
-    .query(returnTo === undefined ? {} : { returnTo })
-    .expect(302);
-  return new URL(res.headers.location as string);
-}
-
-/** The path + query of a callback the sandbox produced for a fresh login. */
-async function freshCallback(agent: Agent, returnTo?: string): Promise<string> {
-  const callback = await completeSandboxLogin((await startLogin(agent, returnTo)).href, alice);
-  return `${callback.pathname}${callback.search}`;
-}
-
-function setCookies(res: { headers: Record<string, unknown> }): string[] {
-  return ([] as string[]).concat((res.headers['set-cookie'] as string[] | undefined) ?? []);
-}
-
-async function expectSignedOut(agent: Agent): Promise<void> {
-  const res = await agent.get('/auth/session').expect(200);
-  expect(res.body).toEqual({ authenticated: false });
-}
 
 async function expectRejected(agent: Agent, path: string, status: number, text: RegExp): Promise<void> {
   const res = await agent.get(path).set('Accept', 'text/html');

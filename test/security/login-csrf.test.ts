@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findUserByUsername } from '../../sandbox/users.ts';
 import { loginBindingCookieName } from '../../server/auth/login-binding.ts';
 import { type Agent, type Harness, startHarness } from '../support/harness.ts';
-import { completeSandboxLogin } from '../support/sandbox-login.ts';
+import { completeSandboxLogin, setCookies } from '../support/sandbox-login.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -19,10 +19,6 @@ afterAll(async () => {
 
 const alice = findUserByUsername('alice')!;
 const mallory = findUserByUsername('bob')!; // plays the attacker: a legitimate user of the same Creatio
-
-function setCookies(res: { headers: Record<string, unknown> }): string[] {
-  return ([] as string[]).concat((res.headers['set-cookie'] as string[] | undefined) ?? []);
-}
 
 /** Starts a login in `agent` and signs in at the Identity Service; returns the callback, not yet opened. */
 async function callbackFor(agent: Agent, user: typeof alice, returnTo = '/'): Promise<string> {

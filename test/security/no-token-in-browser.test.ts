@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findUserByUsername } from '../../sandbox/users.ts';
 import { type Harness, sessionIdFromCookie, startHarness } from '../support/harness.ts';
-import { completeSandboxLogin } from '../support/sandbox-login.ts';
+import { completeSandboxLogin, setCookies } from '../support/sandbox-login.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -16,10 +16,6 @@ afterAll(async () => {
 });
 
 const alice = findUserByUsername('alice')!;
-
-function setCookies(res: { headers: Record<string, unknown> }): string[] {
-  return ([] as string[]).concat((res.headers['set-cookie'] as string[] | undefined) ?? []);
-}
 
 describe('no token in the browser', () => {
   it('keeps no token in any response, header or cookie of the whole flow', async () => {

@@ -95,3 +95,19 @@ export async function readBrowserVisibleState(page: Page): Promise<Record<string
     html: document.documentElement.outerHTML,
   }));
 }
+
+/** Calls the BFF's API from inside the page, as the page's own scripts do (same cookies, X-CSRF: 1). */
+export function callApiFromPage(page: Page, path: string, init: { method?: string; body?: unknown } = {}) {
+  return page.evaluate(
+    async ({ path, method, body }) => {
+      const response = await fetch(path, {
+        method,
+        headers: { 'X-CSRF': '1', 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : null };
+    },
+    { path, method: init.method ?? 'GET', body: init.body },
+  );
+}

@@ -5,6 +5,9 @@
  */
 
 import { parseSetCookie } from 'cookie';
+import { expect } from 'vitest';
+import { type DemoUser, findUserByUsername } from '../../sandbox/users.ts';
+import type { Agent } from './harness.ts';
 
 /** The Identity Service's cookies, name → value. Pass the same jar again to reuse the sign-in session. */
 export type SandboxCookieJar = Map<string, string>;
@@ -118,4 +121,34 @@ export async function signOutAtSandbox(identityServiceUrl: string, cookies: Sand
   });
   storeCookies(cookies, confirm.headers.getSetCookie());
   if (confirm.status >= 400) throw new Error(`the end-session confirmation answered ${confirm.status}`);
+}
+
+/** Starts a login on the BFF and returns the authorization URL it redirected to. */
+export async function startLogin(agent: Agent, returnTo?: string): Promise<URL> {
+  const res = await agent
+    .get('/auth/login')
+    .query(returnTo === undefined ? {} : { returnTo })
+    .expect(302);
+  return new URL(res.headers.location as string);
+}
+
+/** The path + query of a callback the sandbox produced for a fresh login of `user` (alice by default). */
+export async function freshCallback(
+  agent: Agent,
+  returnTo?: string,
+  user: DemoUser = findUserByUsername('alice')!,
+): Promise<string> {
+  const callback = await completeSandboxLogin((await startLogin(agent, returnTo)).href, user);
+  return `${callback.pathname}${callback.search}`;
+}
+
+/** Every Set-Cookie header of a response, as a list. */
+export function setCookies(res: { headers: Record<string, unknown> }): string[] {
+  return ([] as string[]).concat((res.headers['set-cookie'] as string[] | undefined) ?? []);
+}
+
+/** The BFF says this browser has no session. */
+export async function expectSignedOut(agent: Agent): Promise<void> {
+  const res = await agent.get('/auth/session').expect(200);
+  expect(res.body).toEqual({ authenticated: false });
 }
