@@ -356,7 +356,9 @@ describe('SIGTERM to npm itself', () => {
       await waitFor(() => out.includes('listening on'), 'the start banner', 60_000);
       npm.kill('SIGTERM');
       await exitOf(npm);
-      // npm runs the script through sh; without `exec` there, sh died and the app kept running, orphaned.
+      // npm runs the script through sh; without `exec` there, sh died and the app kept running, orphaned. And not
+      // through tsx's CLI: it relays SIGTERM but sends SIGKILL when the child has not reported it within 30 ms, so
+      // on a busy machine the graceful shutdown (and the "shut down" line below) never happened.
       const stillListening = new Promise<string>((resolve) =>
         setTimeout(() => resolve('still listening'), 15_000),
       );
