@@ -34,7 +34,7 @@ function start(env: Record<string, string>): {
   child: ChildProcess;
   output: () => { out: string; err: string };
 } {
-  // Same as `npm start` (tsx server/index.ts) without npm's own start-up cost.
+  // Same as `npm start` (node --import tsx server/index.ts) without npm's own start-up cost.
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
     cwd: root,
     env: cleanEnv(env),
