@@ -9,7 +9,14 @@
  * (§2.8), so the answer teaches a forger nothing.
  */
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  type JWTPayload,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
 import { BffError, ErrorCode } from '../errors.ts';
 import { storageKey } from '../session/crypto.ts';
 import type { IndexEntry } from '../session/session-index.ts';
@@ -40,6 +47,14 @@ export function handleBackchannelLogout({ config, storage, oidc: client, logger 
   }
 
   async function validate(logoutToken: string): Promise<JWTPayload> {
+    // Something that is not a signed JWT is invalid whatever the keys are: refused before the Identity Service is
+    // asked, so an unreachable one does not turn a bad request into 503 (which tells the sender to try again).
+    try {
+      decodeProtectedHeader(logoutToken);
+      decodeJwt(logoutToken);
+    } catch {
+      throw new InvalidLogoutToken('not a JWT: the header or the claims do not decode');
+    }
     const metadata = (await client.getConfiguration()).serverMetadata();
     if (!metadata.jwks_uri) throw new InvalidLogoutToken('the Identity Service advertises no jwks_uri');
     // Only what the Identity Service says it signs ID tokens with (OIDC's default: RS256); never `none`, and no

@@ -177,6 +177,32 @@ describe('npm start', () => {
     }
   });
 
+  it('refuses a back-channel logout token that is not a JWT with 400 even while the Identity Service is unreachable', async () => {
+    const port = await freePort();
+    const { output } = start({
+      PORT: String(port),
+      IDENTITY_SERVICE_URL: 'http://127.0.0.1:9',
+      CREATIO_URL: 'http://127.0.0.1:9',
+      OAUTH_CLIENT_ID: 'client',
+      OAUTH_SCOPES: 'openid offline_access ApplicationAccess_0',
+      SESSION_SECRET: 'start-test-secret-'.padEnd(40, 'x'),
+      SESSION_STORE: 'memory',
+    });
+    await waitFor(() => output().out.includes('listening on'), 'the start banner');
+    const post = (token: string) =>
+      fetch(`http://127.0.0.1:${port}/auth/backchannel-logout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: token }),
+      });
+    // Not a token at all: invalid whatever the keys are (it was 503 "Identity Service unavailable" here).
+    expect((await post('not-a-jwt')).status).toBe(400);
+    // A well-formed JWT needs the Identity Service's keys: 503, so the Identity Service delivers it again later.
+    const header = Buffer.from('{"alg":"RS256","kid":"k"}').toString('base64url');
+    const claims = Buffer.from('{"sub":"alice","jti":"1"}').toString('base64url');
+    expect((await post(`${header}.${claims}.c2ln`)).status).toBe(503);
+  });
+
   it('names the sandbox port that is taken, as configured, in one line and exit 1', async () => {
     const taken = createServer();
     const takenPort = await new Promise<number>((resolve) =>
