@@ -4,23 +4,17 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxBlobBytes } from '../../sandbox/odata/blob.ts';
 import { createLogger } from '../../server/logger.ts';
 import { REPLAYABLE_BODY_LIMIT } from '../../server/proxy/request-body.ts';
 import { type Agent, type Harness, type SignedIn, startHarness } from '../support/harness.ts';
+import { captureLog } from '../support/log-capture.ts';
 
 const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 
 /** Everything the BFF logs in this file, to assert on what was (and was not) written. */
-let logText = '';
-const logSink = new Writable({
-  write(chunk, _encoding, callback) {
-    logText += String(chunk);
-    callback();
-  },
-});
+const log = captureLog();
 
 let h: Harness;
 let alice: Agent;
@@ -29,7 +23,7 @@ let signedIn: SignedIn;
 beforeAll(async () => {
   h = await startHarness({
     env: { LOG_LEVEL: 'debug', PROXY_ALLOW: 'odata4,dataservice' },
-    deps: { logger: createLogger('debug', logSink) },
+    deps: { logger: createLogger('debug', log.stream) },
   });
   alice = h.agent();
   signedIn = await h.signIn(alice, 'alice');
@@ -311,7 +305,7 @@ describe('streaming', () => {
       req.on('close', resolve);
       req.end().on('error', reject);
     });
-    await expect.poll(() => logText.includes('client went away; upstream request aborted')).toBe(true);
+    await expect.poll(() => log.text().includes('client went away; upstream request aborted')).toBe(true);
   });
 });
 
@@ -319,11 +313,11 @@ describe('logging', () => {
   it('writes no token and no session id to the log', async () => {
     const tokens = await h.bff.storage.tokens.get(signedIn.sessionId);
     expect(tokens).toBeDefined();
-    expect(logText.length).toBeGreaterThan(0);
-    expect(logText).not.toContain(tokens!.accessToken);
-    expect(logText).not.toContain(tokens!.refreshToken!);
-    expect(logText).not.toContain(signedIn.sessionId);
-    expect(logText).not.toMatch(/eyJ[\w-]+\.[\w-]+\./);
+    expect(log.text().length).toBeGreaterThan(0);
+    expect(log.text()).not.toContain(tokens!.accessToken);
+    expect(log.text()).not.toContain(tokens!.refreshToken!);
+    expect(log.text()).not.toContain(signedIn.sessionId);
+    expect(log.text()).not.toMatch(/eyJ[\w-]+\.[\w-]+\./);
   });
 });
 

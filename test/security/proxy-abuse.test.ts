@@ -14,23 +14,18 @@
  */
 import { once } from 'node:events';
 import { type ClientRequest, request as httpRequest } from 'node:http';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../server/logger.ts';
 import { type Harness, type SignedIn, startHarness } from '../support/harness.ts';
+import { captureLog } from '../support/log-capture.ts';
 
 const PROXY_TIMEOUT_MS = 3000;
 const POOL_WAIT_MS = 300;
 const MAX_BODY_BYTES = 1024 * 1024;
 
-let logText = '';
-const logSink = new Writable({
-  write(chunk, _encoding, callback) {
-    logText += String(chunk);
-    callback();
-  },
-});
+/** Everything the BFF logs in this file, to assert on what was (and was not) written. */
+const log = captureLog();
 
 let h: Harness;
 let mallory: SignedIn;
@@ -45,7 +40,7 @@ beforeAll(async () => {
       PROXY_POOL_WAIT_MS: String(POOL_WAIT_MS),
       PROXY_MAX_BODY_BYTES: String(MAX_BODY_BYTES),
     },
-    deps: { logger: createLogger('info', logSink) },
+    deps: { logger: createLogger('info', log.stream) },
   });
   mallory = await h.signIn(h.agent(), 'bob');
   alice = await h.signIn(h.agent(), 'alice');
@@ -213,7 +208,7 @@ describe('finding 6: Creatio answering 401 forever', () => {
 
 describe('finding 10: a client that aborts its body', () => {
   it('is logged as a 499 without a stack, not as a 500', async () => {
-    logText = '';
+    log.clear();
     const { req } = rawRequest(mallory, 'POST', '/api/odata/Account', {
       'content-type': 'application/json',
       'content-length': '1000',
@@ -222,9 +217,9 @@ describe('finding 10: a client that aborts its body', () => {
     await sleep(200);
     req.destroy();
     const deadline = Date.now() + 5000;
-    while (!logText.includes('"status":499') && Date.now() < deadline) await sleep(20);
-    expect(logText).toContain('"status":499');
-    expect(logText).not.toContain('"status":500');
-    expect(logText).not.toContain('"stack"');
+    while (!log.text().includes('"status":499') && Date.now() < deadline) await sleep(20);
+    expect(log.text()).toContain('"status":499');
+    expect(log.text()).not.toContain('"status":500');
+    expect(log.text()).not.toContain('"stack"');
   });
 });
