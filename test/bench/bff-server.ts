@@ -7,9 +7,9 @@
  * session's access token expired (the refresh storm); `mark` → the profiler clock; `exit` → closes and exits (writes the --cpu-prof profile).
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { serveAsChild } from './children.ts';
 
 const appDir = process.env.BENCH_APP_DIR ?? fileURLToPath(new URL('../..', import.meta.url));
 const { createApp } = (await import(
@@ -30,41 +30,30 @@ server.keepAliveTimeout = 60_000;
 let watch: NodeJS.Timeout | undefined;
 let peakRss = 0;
 
-process.on('message', async (message: { cmd: string; on?: boolean; sessionId?: string }) => {
-  switch (message.cmd) {
-    case 'usage':
-      process.send?.({ cmd: 'usage', cpu: process.cpuUsage(), rss: process.memoryUsage().rss });
-      break;
-    case 'rss-watch':
+serveAsChild(server, {
+  port: Number(process.env.PORT ?? 0),
+  close: () => bff.close(),
+  commands: {
+    'rss-watch'(message) {
       if (message.on) {
         peakRss = process.memoryUsage().rss;
         watch = setInterval(() => {
           peakRss = Math.max(peakRss, process.memoryUsage().rss);
         }, 10);
-        process.send?.({ cmd: 'rss-watch', rss: peakRss });
       } else {
         clearInterval(watch);
-        process.send?.({ cmd: 'rss-watch', rss: peakRss });
       }
-      break;
-    case 'expire': {
-      const id = message.sessionId ?? '';
+      process.send?.({ cmd: 'rss-watch', rss: peakRss });
+    },
+    async expire(message) {
+      const id = typeof message.sessionId === 'string' ? message.sessionId : '';
       const tokens = await bff.storage.tokens.get(id);
       if (tokens) await bff.storage.tokens.set(id, { ...tokens, expiresAt: Date.now() - 1 }, 3_600_000);
       process.send?.({ cmd: 'expire', ok: Boolean(tokens) });
-      break;
-    }
-    case 'mark':
+    },
+    mark() {
       // The profiler's clock (µs, monotonic): lets the bench keep only the samples taken under load.
       process.send?.({ cmd: 'mark', at: Number(process.hrtime.bigint() / 1000n) });
-      break;
-    case 'exit':
-      server.closeAllConnections();
-      server.close(() => void bff.close().finally(() => process.exit(0)));
-      break;
-  }
-});
-
-server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  process.send?.({ cmd: 'ready', port: (server.address() as AddressInfo).port });
+    },
+  },
 });

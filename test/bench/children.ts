@@ -1,5 +1,7 @@
 /** The bench's child processes: started with tsx, spoken to over IPC, one request at a time. */
 import { type ChildProcess, fork } from 'node:child_process';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export interface Usage {
@@ -69,4 +71,32 @@ export class Child {
 
 export function cpuMs(before: Usage, after: Usage): number {
   return (after.cpu.user - before.cpu.user + after.cpu.system - before.cpu.system) / 1000;
+}
+
+type ChildMessage = { cmd: string } & Record<string, unknown>;
+
+export interface ChildOptions {
+  /** Default: any free port. */
+  readonly port?: number;
+  /** The child's own commands; each answers with process.send({ cmd, … }). */
+  readonly commands?: Readonly<Record<string, (message: ChildMessage) => unknown>>;
+  /** Closes what the server does not (the app's pool and store). */
+  readonly close?: () => Promise<void>;
+}
+
+/** The child's half of the protocol: announce the port, answer usage and exit, hand anything else to `commands`. */
+export function serveAsChild(server: Server, options: ChildOptions = {}): void {
+  process.on('message', async (message: ChildMessage) => {
+    if (message.cmd === 'usage') {
+      process.send?.({ cmd: 'usage', cpu: process.cpuUsage(), rss: process.memoryUsage().rss });
+    } else if (message.cmd === 'exit') {
+      server.closeAllConnections();
+      server.close(() => void (options.close?.() ?? Promise.resolve()).finally(() => process.exit(0)));
+    } else {
+      await options.commands?.[message.cmd]?.(message);
+    }
+  });
+  server.listen(options.port ?? 0, '127.0.0.1', () => {
+    process.send?.({ cmd: 'ready', port: (server.address() as AddressInfo).port });
+  });
 }

@@ -4,7 +4,7 @@
  * `/0/odata/Big?bytes=N` streams N bytes with backpressure. It checks only that a bearer token came along.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { serveAsChild } from './children.ts';
 
 const page = Buffer.from(
   JSON.stringify({
@@ -56,18 +56,11 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 
-process.on('message', (message: { cmd: string; ms?: number }) => {
-  if (message.cmd === 'latency') {
-    latencyMs = message.ms ?? 0;
-    process.send?.({ cmd: 'latency', ok: true });
-  } else if (message.cmd === 'usage') {
-    process.send?.({ cmd: 'usage', cpu: process.cpuUsage(), rss: process.memoryUsage().rss });
-  } else if (message.cmd === 'exit') {
-    server.closeAllConnections();
-    server.close(() => process.exit(0));
-  }
-});
-
-server.listen(0, '127.0.0.1', () => {
-  process.send?.({ cmd: 'ready', port: (server.address() as AddressInfo).port });
+serveAsChild(server, {
+  commands: {
+    latency(message) {
+      latencyMs = typeof message.ms === 'number' ? message.ms : 0;
+      process.send?.({ cmd: 'latency', ok: true });
+    },
+  },
 });

@@ -5,11 +5,11 @@
  * it a token), since only the proxied call is measured.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import express from 'express';
 import session from 'express-session';
+import { serveAsChild } from './children.ts';
 
 /** The naive BFF keeps the token in the session object itself. */
 type NaiveSession = { accessToken?: string };
@@ -54,14 +54,4 @@ app.use('/api/odata', async (req, res) => {
 });
 
 const server = createServer(app);
-process.on('message', (message: { cmd: string }) => {
-  if (message.cmd === 'usage') {
-    process.send?.({ cmd: 'usage', cpu: process.cpuUsage(), rss: process.memoryUsage().rss });
-  } else if (message.cmd === 'exit') {
-    server.closeAllConnections();
-    server.close(() => process.exit(0));
-  }
-});
-server.listen(0, '127.0.0.1', () => {
-  process.send?.({ cmd: 'ready', port: (server.address() as AddressInfo).port });
-});
+serveAsChild(server);
